@@ -1,0 +1,54 @@
+"""The ``aligntax`` command line. Each command lives in its own module and registers on ``app``."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from aligntax import __version__
+from aligntax.errors import AligntaxError
+
+app = typer.Typer(
+    name="aligntax",
+    help="Measure, shape and prove what alignment content in SFT data does to a language model.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"aligntax {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Exit codes: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 bad policy/config, 5 conservation violated."""
+
+
+def _register_commands() -> None:
+    # Imported for their @app.command side effects; keep one line per command module.
+    import importlib
+
+    for module in ("inspect_cmd", "audit_cmd"):
+        try:
+            importlib.import_module(f"aligntax.cli.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"aligntax.cli.{module}":
+                raise
+
+
+def main() -> None:
+    _register_commands()
+    try:
+        app()
+    except AligntaxError as exc:
+        from rich.console import Console
+
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}")
+        sys.exit(exc.exit_code)
