@@ -1,0 +1,177 @@
+"""The audit pipeline: stream rows -> batches -> detectors (in worker processes) -> Parquet,
+summary and report, in input order and bounded memory.
+
+``audit_stream`` takes any iterable of ``Conversation | Malformed`` (tests, the ``clean``
+command, notebooks); ``run_audit`` reads files through ``aligntax.io.read_conversations``.
+Workers receive conversations without ``raw``/``raw_text`` (detectors never need them, and
+pickling them would double the traffic) and return Arrow record batches.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+import pyarrow as pa
+
+from aligntax import __version__
+from aligntax.audit.annotate import annotate, declared_tags
+from aligntax.audit.columns import ANNOTATIONS_SCHEMA_VERSION, annotations_schema, to_record_batch
+from aligntax.audit.samples import TABLE_CAP, ReportSampler
+from aligntax.audit.summary import SummaryBuilder
+from aligntax.audit.writers import AnnotationsWriter, write_text_atomic
+from aligntax.detect.defaults import build_detectors, parse_detector_names
+from aligntax.errors import InputError
+from aligntax.record import Conversation, Malformed
+
+BATCH_SIZE = 512
+ANNOTATIONS_FILE, SUMMARY_FILE, REPORT_FILE = "annotations.parquet", "summary.json", "report.html"
+
+
+class BatchAnnotator:
+    """Detectors + schema; turns a batch of rows into an annotations record batch."""
+
+    def __init__(self, names: Sequence[str], options: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        self.detectors = build_detectors(names, options)
+        self.tags = declared_tags(self.detectors)
+        detectors_meta = json.dumps({d.name: d.version for d in self.detectors})
+        self.schema = annotations_schema(self.tags, {"aligntax.version": __version__,
+                                                     "aligntax.detectors": detectors_meta})
+
+    def __call__(self, items: Sequence[Conversation | Malformed]) -> pa.RecordBatch:
+        convs = [it for it in items if isinstance(it, Conversation)]
+        found = iter(annotate(convs, self.detectors))
+        detections = [next(found) if isinstance(it, Conversation) else None for it in items]
+        return to_record_batch(items, detections, self.schema, self.tags)
+
+
+_worker: BatchAnnotator | None = None
+
+
+def _init_worker(names: list[str], options: dict) -> None:
+    global _worker
+    _worker = BatchAnnotator(names, options)
+
+
+def _annotate_in_worker(items: list[Conversation | Malformed]) -> pa.RecordBatch:
+    assert _worker is not None, "worker not initialised"
+    return _worker(items)
+
+
+def _slim(item: Conversation | Malformed) -> Conversation | Malformed:
+    if isinstance(item, Malformed):
+        return Malformed(item.source, item.index, item.line, item.reason, None)
+    return Conversation(item.id, item.source, item.index, item.turns, item.system, item.format, item.sub,
+                        meta=item.meta)
+
+
+def _batches(items: Iterable[Conversation | Malformed], size: int) -> Iterator[list[Conversation | Malformed]]:
+    batch: list[Conversation | Malformed] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def annotate_batches(items: Iterable[Conversation | Malformed], names: Sequence[str],
+                     options: Mapping[str, Mapping[str, Any]] | None = None, *, jobs: int = 1,
+                     batch_size: int = BATCH_SIZE) -> Iterator[tuple[list[Conversation | Malformed], pa.RecordBatch]]:
+    """Yield ``(batch, record_batch)`` in input order. ``jobs > 1`` annotates in a process pool
+    with at most ``2 * jobs`` batches in flight, so a fast reader cannot run ahead unboundedly."""
+    if jobs <= 1:
+        annotator = BatchAnnotator(names, options)
+        for batch in _batches(items, batch_size):
+            yield batch, annotator(batch)
+        return
+    ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+    with ctx.Pool(jobs, initializer=_init_worker, initargs=(list(names), dict(options or {}))) as pool:
+        pending: deque = deque()
+        for batch in _batches(items, batch_size):
+            pending.append((batch, pool.apply_async(_annotate_in_worker, ([_slim(it) for it in batch],))))
+            if len(pending) >= 2 * jobs:
+                done, result = pending.popleft()
+                yield done, result.get()
+        while pending:
+            done, result = pending.popleft()
+            yield done, result.get()
+
+
+@dataclass
+class AuditResult:
+    out_dir: Path
+    annotations: Path
+    summary_path: Path
+    report: Path | None
+    summary: dict[str, Any] = field(repr=False)
+
+
+def audit_stream(items: Iterable[Conversation | Malformed], out_dir: str | Path, *,
+                 detectors: str | Sequence[str] | None = None, options: Mapping[str, Mapping[str, Any]] | None = None,
+                 jobs: int = 1, batch_size: int = BATCH_SIZE, sample: int = 8, table_cap: int = TABLE_CAP,
+                 report: bool = True, inputs: Sequence[str | Path] = (), seed: int = 0,
+                 on_progress: Callable[[int], None] | None = None) -> AuditResult:
+    """Annotate ``items`` and write ``annotations.parquet``, ``summary.json`` and ``report.html``
+    into ``out_dir``. Raises ``InputError`` if there were no rows at all (nothing is written)."""
+    out = Path(out_dir)
+    names = parse_detector_names(detectors)
+    probe = BatchAnnotator(names, options)  # validates options before any worker starts
+    summary = SummaryBuilder(probe.tags)
+    sampler = ReportSampler(per_tag=sample, table_cap=table_cap, seed=seed)
+    started = time.perf_counter()
+    with AnnotationsWriter(out / ANNOTATIONS_FILE, probe.schema) as writer:
+        for batch, record_batch in annotate_batches(items, names, options, jobs=jobs, batch_size=batch_size):
+            writer.write(record_batch)
+            summary.add(record_batch)
+            if report:
+                sampler.add(batch, record_batch)
+            if on_progress is not None:
+                on_progress(len(batch))
+        if writer.rows == 0:
+            raise InputError(f"no input rows in {', '.join(map(str, inputs)) or 'the input'}")
+    elapsed = time.perf_counter() - started
+    input_bytes = sum(Path(p).stat().st_size for p in inputs if Path(p).is_file())
+    result = summary.to_dict()
+    result = {
+        "annotations_schema_version": ANNOTATIONS_SCHEMA_VERSION,
+        "aligntax_version": __version__,
+        "inputs": [{"path": str(p), "bytes": Path(p).stat().st_size if Path(p).is_file() else None} for p in inputs],
+        "detectors": [{"name": d.name, "version": d.version, "tags": list(d.tags), "options": d.options}
+                      for d in probe.detectors],
+        **result,
+        "timing": {"seconds": round(elapsed, 3), "jobs": jobs,
+                   "rows_per_s": round(writer.rows / elapsed, 1) if elapsed else None,
+                   "mb_per_s": round(input_bytes / 1e6 / elapsed, 3) if elapsed and input_bytes else None},
+    }
+    write_text_atomic(out / SUMMARY_FILE, json.dumps(result, indent=2, default=str) + "\n")
+    report_path = None
+    if report:
+        from aligntax.audit.report import build_report
+
+        report_path = out / REPORT_FILE
+        write_text_atomic(report_path, build_report(result, summary, sampler))
+    return AuditResult(out, out / ANNOTATIONS_FILE, out / SUMMARY_FILE, report_path, result)
+
+
+def run_audit(paths: Sequence[str | Path], out_dir: str | Path, *, format: str | None = None,
+              on_error: str = "quarantine", limit: int | None = None, **kwargs: Any) -> AuditResult:
+    """Read ``paths`` with ``aligntax.io.read_conversations`` and audit them (see ``audit_stream``)."""
+    from aligntax.io import read_conversations
+
+    items = read_conversations(list(paths), format=format, on_error=on_error, limit=limit)
+    return audit_stream(items, out_dir, inputs=list(paths), **kwargs)
+
+
+def default_jobs() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+__all__ = ["AuditResult", "BatchAnnotator", "annotate_batches", "audit_stream", "run_audit", "default_jobs"]

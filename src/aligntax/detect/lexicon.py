@@ -1,0 +1,213 @@
+"""Position-aware refusal lexicon: one Aho-Corasick pass per text, then a few rules on top.
+
+Phrases live in ``aligntax/data/lexicon/refusal_lexicon.tsv`` (phrase, kind, weight). A hit's
+meaning depends on where it is: "I'm sorry" as the opening of an answer is an apology that
+usually precedes a refusal, "I'm sorry to hear that" anywhere is sympathy, and "I can't" only
+declines something when a request verb follows ("I can't help with" vs "I can't stress enough").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.resources import files
+from typing import Iterable
+
+import ahocorasick
+
+KINDS = ("refuse", "modal", "apology", "sympathy", "policy", "deflect", "disclaimer", "moralize", "comply", "roleplay_cue")
+
+# What may follow "I can't" / "I won't" for it to decline the user's request.
+REQUEST_VERBS = frozenset(
+    """help assist provide give write create generate produce make share tell offer answer support
+    fulfill fulfil comply engage participate do recommend suggest encourage condone promote endorse
+    facilitate enable teach explain describe detail list show send draft compose role-play roleplay
+    pretend impersonate continue complete access disclose reveal discuss talk speculate predict
+    guarantee in with that this such these those any anything agree go be""".split()
+)
+# "I can't stress enough", "I can't believe", "I cannot emphasize": emphatic, not declining.
+EMPHATIC_VERBS = frozenset("stress emphasize emphasise overstate believe wait imagine thank express understate".split())
+
+SENTENCE_END = re.compile(r"[.!?](?=\s|$)|\n")
+WORD = re.compile(r"[a-z']+")
+OPENING_SENTENCES = 2
+OPENING_MAX_CHARS = 400
+CLOSING_CHARS = 300
+
+
+@dataclass(slots=True, frozen=True)
+class Hit:
+    start: int
+    end: int
+    kind: str
+    weight: float
+    phrase: str
+
+
+def _lexicon_path():
+    return files("aligntax").joinpath("data/lexicon/refusal_lexicon.tsv")
+
+
+@lru_cache(maxsize=1)
+def load_lexicon() -> dict[str, tuple[str, float]]:
+    """phrase -> (kind, weight); a phrase listed twice keeps its strongest weight."""
+    table: dict[str, tuple[str, float]] = {}
+    for line in _lexicon_path().read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        phrase, kind, weight = line.split("\t")
+        if kind not in KINDS:
+            raise ValueError(f"refusal lexicon: unknown kind {kind!r} for {phrase!r}")
+        w = float(weight)
+        if phrase not in table or table[phrase][1] < w:
+            table[phrase] = (kind, w)
+    return table
+
+
+@lru_cache(maxsize=1)
+def automaton() -> ahocorasick.Automaton:
+    auto = ahocorasick.Automaton()
+    for phrase, (kind, weight) in load_lexicon().items():
+        auto.add_word(phrase, (phrase, kind, weight))
+    auto.make_automaton()
+    return auto
+
+
+_FOLD = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00a0": " "})
+
+
+def normalise(text: str) -> str:
+    """Lower-case and fold curly apostrophes, keeping every character at its original offset."""
+    low = text.translate(_FOLD).lower()
+    if len(low) != len(text):  # a few code points (e.g. U+0130) lower-case to two characters
+        low = "".join(lc if len(lc := ch.translate(_FOLD).lower()) == 1 else ch for ch in text)
+    return low
+
+
+def _bounded(low: str, start: int, end: int) -> bool:
+    if low[start].isalnum() and start > 0 and low[start - 1].isalnum():
+        return False
+    if low[end - 1].isalnum() and end < len(low) and low[end].isalnum():
+        return False
+    return True
+
+
+def _modal_kind(low: str, end: int) -> str | None:
+    """Classify "i can't ..." by the next words: a request verb makes it a refusal."""
+    words = WORD.findall(low, end, min(len(low), end + 40))[:3]
+    if not words:
+        return "refuse"  # "No, I won't." / "I can't."
+    if words[0] in EMPHATIC_VERBS or words[:2] == ["help", "but"]:
+        return None
+    if words[0] in {"and", "or", "possibly", "really", "ethically", "responsibly", "legally", "personally", "in"}:
+        words = words[1:] or ["help"]  # "I cannot and will not help", "I can't in good conscience"
+    if words[0] in REQUEST_VERBS or (words[0] == "be" and "a" not in words[1:2]):
+        return "refuse"
+    return "weak_modal"
+
+
+QUOTABLE = frozenset({"refuse", "apology", "policy", "deflect", "disclaimer"})
+
+
+def _quoted(low: str, start: int) -> bool:
+    """True when an odd number of double quotes opens before ``start`` on the same line."""
+    line_start = low.rfind("\n", 0, start) + 1
+    seg = low[line_start:start]
+    return (seg.count('"') + seg.count("\u201c") + seg.count("\u201d")) % 2 == 1
+
+
+def find_hits(text: str, low: str | None = None) -> list[Hit]:
+    """All lexicon hits in ``text``; the longest phrase wins where hits overlap."""
+    low = normalise(text) if low is None else low
+    raw: list[Hit] = []
+    for end_incl, (phrase, kind, weight) in automaton().iter(low):
+        end = end_incl + 1
+        start = end - len(phrase)
+        if not _bounded(low, start, end):
+            continue
+        if kind == "modal":
+            resolved = _modal_kind(low, end)
+            if resolved is None:
+                continue
+            kind, weight = ("refuse", weight) if resolved == "refuse" else ("deflect", weight * 0.4)
+        if kind in QUOTABLE and _quoted(low, start):
+            weight *= 0.3  # quoted speech: a character's line or a refusal discussed as a topic
+        raw.append(Hit(start, end, kind, weight, phrase))
+    raw.sort(key=lambda h: (h.start, -(h.end - h.start)))
+    kept: list[Hit] = []
+    for h in raw:
+        if kept and h.start < kept[-1].end and h.end <= kept[-1].end:
+            continue  # contained in a longer phrase already kept
+        kept.append(h)
+    return kept
+
+
+def opening_end(text: str) -> int:
+    """End offset of the first ``OPENING_SENTENCES`` sentences (at most ``OPENING_MAX_CHARS``)."""
+    stripped = len(text) - len(text.lstrip())
+    count = 0
+    for m in SENTENCE_END.finditer(text, stripped):
+        if m.start() - stripped < 3:
+            continue  # a leading "No." or list marker is not a whole opening
+        count += 1
+        if count == OPENING_SENTENCES:
+            return min(m.end(), stripped + OPENING_MAX_CHARS)
+    return min(len(text), stripped + OPENING_MAX_CHARS)
+
+
+# Order of the numeric features the classifier sees; keep in sync with `lexicon_features`.
+FEATURE_NAMES = (
+    "open_refuse", "open_apology", "open_policy", "open_deflect", "open_disclaimer", "open_comply",
+    "open_sympathy", "body_refuse", "body_policy", "body_deflect", "body_disclaimer", "body_moralize",
+    "body_comply", "close_refuse", "close_deflect", "close_moralize", "apology_then_refuse",
+    "refuse_then_comply", "log_len", "after_opening_share", "newline_density", "question_end",
+    "prompt_roleplay", "very_short",
+)
+
+
+def _max(hits: Iterable[Hit], kind: str) -> float:
+    return max((h.weight for h in hits if h.kind == kind), default=0.0)
+
+
+def lexicon_features(text: str, hits: list[Hit], prompt_hits: list[Hit] | None = None) -> list[float]:
+    """Numeric summary of the hits by position, in ``FEATURE_NAMES`` order."""
+    n = len(text)
+    cut = opening_end(text)
+    close_start = max(cut, n - CLOSING_CHARS)
+    opening = [h for h in hits if h.start < cut]
+    body = [h for h in hits if h.start >= cut]
+    closing = [h for h in hits if h.start >= close_start]
+    sympathy = _max(opening, "sympathy")
+    apology = 0.0 if sympathy else _max(opening, "apology")
+    open_refuse = _max(opening, "refuse")
+    first_refuse = next((h.start for h in hits if h.kind in ("refuse", "policy")), None)
+    comply_after = first_refuse is not None and any(h.kind == "comply" and h.start > first_refuse for h in hits)
+    body_chars = max(0, n - cut)
+    moralize_body = sum(h.weight for h in body if h.kind == "moralize")
+    return [
+        open_refuse,
+        apology,
+        _max(opening, "policy"),
+        _max(opening, "deflect"),
+        _max(opening, "disclaimer"),
+        _max(opening, "comply"),
+        sympathy,
+        _max(body, "refuse"),
+        _max(body, "policy"),
+        _max(body, "deflect"),
+        _max(body, "disclaimer"),
+        min(1.0, moralize_body / 2.0),
+        _max(body, "comply"),
+        _max(closing, "refuse"),
+        _max(closing, "deflect"),
+        min(1.0, sum(h.weight for h in closing if h.kind == "moralize") / 1.5),
+        float(apology >= 0.4 and (open_refuse >= 0.5 or _max(opening, "policy") >= 0.5)),
+        float(comply_after and body_chars > 300),
+        min(1.0, len(text).bit_length() / 14.0),
+        body_chars / n if n else 0.0,
+        min(1.0, text.count("\n") / max(1.0, n / 80.0)),
+        float(text.rstrip().endswith("?")),
+        _max(prompt_hits or (), "roleplay_cue"),
+        float(n < 40),
+    ]

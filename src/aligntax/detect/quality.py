@@ -1,0 +1,176 @@
+"""Broken answers: ``api_failure``, ``too_short`` and ``non_text``.
+
+``api_failure`` looks for what a generating API leaks into a dataset: rate-limit and network
+errors, HTML error pages, ``[object Object]``, JSON error blobs, empty answers and answers cut
+off mid-sentence. Phrases that also occur in ordinary answers ("an error occurred", "bad
+gateway") only count when they *are* the answer (it starts with them, or is short), so an
+explanation of HTTP 503 is not a failure. ``TagHit.value`` names the kind of failure.
+
+``too_short`` fires for assistant answers with fewer than ``min_chars`` (default 10) non-space
+characters; the Poison-of-Alignment recipe drops such "short messages". ``non_text`` fires for
+answers that are mostly noise (symbols, long runs of one character, base64-like blobs), but
+never for code.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from aligntax.detect.base import DETECTORS, Detection, Detector, TagHit
+from aligntax.record import Conversation
+
+# Leaks that are failures wherever they appear.
+_STRONG_FAILURE = re.compile(
+    r"\[object Object\]|\bRate limit reached for\b|\b429 Too Many Requests\b|That model is currently overloaded"
+    r"|\bcontext_length_exceeded\b|\binsufficient_quota\b|\binvalid_request_error\b|\bserver_error\b"
+    r"|<title>\s*\d{3}\b[^<]{0,60}</title>|\bThe server had an error while processing your request\b"
+    r"|\bSomething went wrong(?:\.|,)? (?:please )?try (?:again|reloading)\b|\bError in body stream\b"
+    r"|\bAn error occurred\. Either the engine you requested does not exist\b",
+    re.I,
+)
+# Phrases that only mean failure when they are (most of) the answer.
+_WEAK_FAILURE = re.compile(
+    r"\brate limit(?:ed| exceeded)?\b|\btoo many requests\b|\ban error occurred\b|\bnetwork error\b"
+    r"|\bbad gateway\b|\b50[234] (?:service|server|gateway)\b|\bservice unavailable\b|\bgateway time-?out\b"
+    r"|\binternal server error\b|\brequest timed out\b|\bconnection (?:reset|refused|error)\b|\berror code:? \d{3}\b"
+    r"|\bfailed to fetch\b|\bload failed\b|^\s*error\b|^\s*\{\s*\"(?:error|detail)\"|<!DOCTYPE html|<html\b",
+    re.I,
+)
+_JSON_ERROR_BLOB = re.compile(r"\{\s*\"error\"\s*:\s*\{\s*\"(?:message|type|code)\"", re.I)
+WEAK_FAILURE_MAX_CHARS = 300
+
+_END_OF_SENTENCE = re.compile(r"""[.!?…:;)\]}>"'`*_~”’|»。！？]\s*$|[\U0001F300-\U0001FAFF]\s*$""")
+_DANGLING_WORD = re.compile(
+    r"(?:,|\b(?:the|a|an|and|or|but|of|to|in|on|for|with|that|which|is|are|was|be|by|as|at|from|if|this|their|"
+    r"its|our|your|my|when|because|so|than|then|into|such))\s*$",
+    re.I,
+)
+_LAST_LINE_STRUCTURED = re.compile(r"^\s*(?:[-*+•#>|]|\d{1,3}[.)]|```|\w+:)", re.M)
+TRUNCATION_MIN_CHARS = 200
+
+
+def _truncation(text: str) -> tuple[float, str] | None:
+    """A conservative guess that ``text`` was cut off: unclosed code fence, or a long prose
+    answer whose last sentence stops on a connective word. Lists, code and short answers
+    legitimately end without punctuation, so they are left alone."""
+    if text.count("```") % 2 == 1:
+        return 0.7, "unclosed code fence"
+    if len(text) < TRUNCATION_MIN_CHARS or _END_OF_SENTENCE.search(text):
+        return None
+    last_line = text.rstrip().rsplit("\n", 1)[-1]
+    if len(last_line) < 40 or _LAST_LINE_STRUCTURED.match(last_line):
+        return None
+    if _DANGLING_WORD.search(last_line):
+        return 0.75, "ends mid-sentence"
+    if last_line[-1].isalpha() and last_line[-1].islower() and len(last_line.rsplit(". ", 1)[-1]) > 60:
+        return 0.5, "ends without punctuation"
+    return None
+
+
+@DETECTORS.register("api_failure")
+class ApiFailureDetector(Detector):
+    name: ClassVar[str] = "api_failure"
+    version: ClassVar[str] = "1"
+    tags: ClassVar[tuple[str, ...]] = ("api_failure",)
+
+    def __init__(self, truncation: bool = True, **options) -> None:
+        super().__init__(truncation=truncation, **options)
+        self.truncation = bool(truncation)
+
+    def detect(self, conv: Conversation) -> Detection:
+        out = Detection()
+        for i, turn in enumerate(conv.turns):
+            if turn.role == "assistant":
+                hit = self._turn(i, turn.content)
+                if hit is not None:
+                    out.hits.append(hit)
+        return out
+
+    def _turn(self, i: int, text: str) -> TagHit | None:
+        if not text.strip():
+            return TagHit("api_failure", i, 1.0, (), "empty answer", "empty")
+        m = _STRONG_FAILURE.search(text) or _JSON_ERROR_BLOB.search(text)
+        if m:
+            return TagHit("api_failure", i, 0.95, (m.span(),), m.group(0), "error_text")
+        m = _WEAK_FAILURE.search(text)
+        if m and (len(text) <= WEAK_FAILURE_MAX_CHARS or m.start() < 10):
+            return TagHit("api_failure", i, 0.85, (m.span(),), m.group(0), "error_text")
+        if self.truncation:
+            truncated = _truncation(text)
+            if truncated:
+                score, why = truncated
+                end = len(text.rstrip())
+                return TagHit("api_failure", i, score, ((max(0, end - 40), end),), why, "truncated")
+        return None
+
+
+@DETECTORS.register("too_short")
+class TooShortDetector(Detector):
+    name: ClassVar[str] = "too_short"
+    version: ClassVar[str] = "1"
+    tags: ClassVar[tuple[str, ...]] = ("too_short",)
+
+    def __init__(self, min_chars: int = 10, **options) -> None:
+        super().__init__(min_chars=min_chars, **options)
+        self.min_chars = int(min_chars)
+
+    def detect(self, conv: Conversation) -> Detection:
+        out = Detection()
+        for i, turn in enumerate(conv.turns):
+            if turn.role != "assistant" or len(turn.content) >= 4 * self.min_chars:
+                continue
+            n = len("".join(turn.content.split()))
+            if n < self.min_chars:
+                score = 1.0 - 0.5 * n / self.min_chars  # empty -> 1.0, just under the bar -> ~0.5
+                out.hits.append(TagHit("too_short", i, round(score, 3), (), f"{n} chars < {self.min_chars}"))
+        return out
+
+
+_NOT_LETTERS = re.compile(r"[\W\d_]+")
+_REPEATED_CHAR = re.compile(r"(\S)\1{19,}")
+_REPEATED_UNIT = re.compile(r"(\S.{1,7}?)\1{9,}", re.S)
+_BASE64_BLOB = re.compile(r"[A-Za-z0-9+/]{120,}={0,2}")
+_CODE_HINT = re.compile(r"```|[;{}]\s*$|^\s*(?:def|class|import|from|return|function|const|let|var|public|#include|"
+                        r"SELECT|for|while|if)\b|[=!<>]=|->|=>|\w\(\)", re.M)
+
+
+@DETECTORS.register("non_text")
+class NonTextDetector(Detector):
+    """Answers that are mostly not language. ``min_letter_ratio`` (default 0.5) is the share of
+    letters + whitespace below which an answer of at least ``min_chars`` (20) is noise."""
+
+    name: ClassVar[str] = "non_text"
+    version: ClassVar[str] = "1"
+    tags: ClassVar[tuple[str, ...]] = ("non_text",)
+
+    def __init__(self, min_letter_ratio: float = 0.5, min_chars: int = 20, **options) -> None:
+        super().__init__(min_letter_ratio=min_letter_ratio, min_chars=min_chars, **options)
+        self.min_letter_ratio = float(min_letter_ratio)
+        self.min_chars = int(min_chars)
+
+    def detect(self, conv: Conversation) -> Detection:
+        out = Detection()
+        for i, turn in enumerate(conv.turns):
+            if turn.role == "assistant" and len(turn.content) >= self.min_chars:
+                hit = self._turn(i, turn.content)
+                if hit is not None:
+                    out.hits.append(hit)
+        return out
+
+    def _turn(self, i: int, text: str) -> TagHit | None:
+        n = len(text)
+        letters = len(_NOT_LETTERS.sub("", text))
+        spaces = n - len("".join(text.split()))
+        ratio = (letters + spaces) / n
+        noise: list[tuple[int, int]] = []
+        for pattern in (_REPEATED_CHAR, _BASE64_BLOB, _REPEATED_UNIT):
+            noise.extend(m.span() for m in pattern.finditer(text))
+        covered = sum(end - start for start, end in noise) / n
+        if ratio >= self.min_letter_ratio and covered < 0.5:
+            return None
+        if _CODE_HINT.search(text) and covered < 0.5:
+            return None  # code is symbol-dense but it is not noise
+        score = max(min(1.0, covered), min(1.0, 1.0 - ratio))
+        why = f"letters+spaces {ratio:.0%}" + (f", repeated/blob {covered:.0%}" if noise else "")
+        return TagHit("non_text", i, round(max(score, 0.5), 3), tuple(noise[:20]), why, None)

@@ -1,0 +1,147 @@
+"""The learned refusal tier: sparse n-gram + lexicon features, linear heads, numpy inference.
+
+Only the opening and the closing of a response are read (where refusals, deflections and
+lectures live), so cost is bounded per turn whatever its length. Weights ship as an ``.npz``
+loaded with ``allow_pickle=False``; the vocabulary is stored as UTF-8 bytes in a uint8 array.
+Training (scikit-learn) lives in ``scripts/train_refusal_classifier.py`` and uses the same
+``Featurizer`` so training and inference cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib.resources import as_file, files
+from pathlib import Path
+
+import numpy as np
+
+from aligntax.detect.lexicon import FEATURE_NAMES, Hit, find_hits, lexicon_features, normalise
+
+HEADS = ("refusal_any", "partial", "moralizing")
+OPEN_CHARS = 320
+CLOSE_CHARS = 200
+TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|[0-9]+|[?!:*#`]")
+FORMAT_VERSION = 1
+
+
+def ngram_keys(low: str) -> list[str]:
+    """String features of one normalised response: opening/closing uni+bigrams and its first words."""
+    head = TOKEN.findall(low, 0, OPEN_CHARS)
+    keys = ["o " + t for t in head]
+    keys += ["o " + a + " " + b for a, b in zip(head, head[1:])]
+    keys.append("s " + " ".join(head[:3]))
+    keys.append("s " + " ".join(head[:2]))
+    if len(low) > OPEN_CHARS:
+        tail = TOKEN.findall(low, max(OPEN_CHARS, len(low) - CLOSE_CHARS))
+        keys += ["c " + t for t in tail]
+        keys += ["c " + a + " " + b for a, b in zip(tail, tail[1:])]
+    return keys
+
+
+@dataclass(slots=True)
+class Featurized:
+    """A batch in sparse form: row ``i`` owns ``ids[offsets[i]:offsets[i+1]]`` plus dense[i]."""
+
+    ids: np.ndarray
+    offsets: np.ndarray
+    dense: np.ndarray
+    hits: list[list[Hit]]
+
+
+class Featurizer:
+    def __init__(self, vocab: dict[str, int]) -> None:
+        self.vocab = vocab
+
+    def __call__(self, texts: list[str], prompts: list[str] | None = None) -> Featurized:
+        vocab_get = self.vocab.get
+        ids: list[int] = []
+        offsets = [0]
+        dense = np.zeros((len(texts), len(FEATURE_NAMES)), dtype=np.float32)
+        all_hits: list[list[Hit]] = []
+        for i, text in enumerate(texts):
+            low = normalise(text)
+            hits = find_hits(text, low)
+            prompt_hits = find_hits(prompts[i]) if prompts and prompts[i] else None
+            dense[i] = lexicon_features(text, hits, prompt_hits)
+            all_hits.append(hits)
+            seen = {vocab_get(k) for k in ngram_keys(low)}
+            seen.discard(None)
+            ids.extend(seen)
+            offsets.append(len(ids))
+        return Featurized(np.asarray(ids, dtype=np.int64), np.asarray(offsets, dtype=np.int64), dense, all_hits)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -30, 30)))
+
+
+class RefusalClassifier:
+    """Linear heads over binary n-gram indicators + lexicon features; numpy-only inference."""
+
+    def __init__(self, vocab: list[str], sparse_w: np.ndarray, dense_w: np.ndarray, bias: np.ndarray,
+                 heads: tuple[str, ...] = HEADS, meta: dict[str, str] | None = None) -> None:
+        self.vocab_list = vocab
+        self.featurize = Featurizer({k: i for i, k in enumerate(vocab)})
+        self.sparse_w = sparse_w.astype(np.float32)
+        self.dense_w = dense_w.astype(np.float32)
+        self.bias = bias.astype(np.float32)
+        self.heads = heads
+        self.meta = meta or {}
+
+    def logits(self, f: Featurized) -> np.ndarray:
+        out = f.dense @ self.dense_w + self.bias
+        if len(f.ids):
+            contrib = self.sparse_w[f.ids]
+            sums = np.add.reduceat(contrib, f.offsets[:-1].clip(max=len(f.ids) - 1), axis=0)
+            nonempty = f.offsets[1:] > f.offsets[:-1]
+            out[nonempty] += sums[nonempty]
+        return out
+
+    def predict(self, texts: list[str], prompts: list[str] | None = None) -> tuple[np.ndarray, Featurized]:
+        """Probabilities, shape (len(texts), len(heads)), and the features they came from."""
+        f = self.featurize(texts, prompts)
+        return sigmoid(self.logits(f)), f
+
+    def top_ngrams(self, f: Featurized, row: int, head: int = 0, k: int = 3) -> list[str]:
+        ids = f.ids[f.offsets[row]:f.offsets[row + 1]]
+        if not len(ids):
+            return []
+        w = self.sparse_w[ids, head]
+        order = np.argsort(-w)[:k]
+        return [self.vocab_list[ids[j]] for j in order if w[j] > 0]
+
+    # ---- persistence (no pickle) ----
+    def save(self, path: str | Path) -> None:
+        blob = np.frombuffer("\n".join(self.vocab_list).encode("utf-8"), dtype=np.uint8)
+        meta = "\n".join(f"{k}={v}" for k, v in sorted(self.meta.items()))
+        np.savez_compressed(
+            path, vocab=blob, sparse_w=self.sparse_w.astype(np.float16), dense_w=self.dense_w,
+            bias=self.bias, heads=np.frombuffer("\n".join(self.heads).encode(), dtype=np.uint8),
+            feature_names=np.frombuffer("\n".join(FEATURE_NAMES).encode(), dtype=np.uint8),
+            meta=np.frombuffer(meta.encode("utf-8"), dtype=np.uint8),
+            format_version=np.asarray([FORMAT_VERSION]),
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> "RefusalClassifier":
+        with np.load(path, allow_pickle=False) as z:
+            if int(z["format_version"][0]) != FORMAT_VERSION:
+                raise ValueError(f"{path}: refusal classifier format {int(z['format_version'][0])}, expected {FORMAT_VERSION}")
+            names = tuple(bytes(z["feature_names"]).decode().split("\n"))
+            if names != FEATURE_NAMES:
+                raise ValueError(f"{path}: trained with different lexicon features; retrain the classifier")
+            vocab = bytes(z["vocab"]).decode("utf-8").split("\n")
+            meta = dict(line.split("=", 1) for line in bytes(z["meta"]).decode("utf-8").splitlines() if "=" in line)
+            heads = tuple(bytes(z["heads"]).decode().split("\n"))
+            return cls(vocab, z["sparse_w"], z["dense_w"], z["bias"], heads, meta)
+
+
+DEFAULT_WEIGHTS = "refusal_clf.npz"
+
+
+def load_default() -> RefusalClassifier:
+    with as_file(files("aligntax").joinpath(f"data/models/{DEFAULT_WEIGHTS}")) as p:
+        if not Path(p).exists():
+            raise FileNotFoundError(f"shipped refusal classifier weights missing: {p}; run scripts/train_refusal_classifier.py")
+        return RefusalClassifier.load(p)

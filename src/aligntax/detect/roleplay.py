@@ -1,0 +1,95 @@
+"""``roleplay``: the user or system sets up a persona, a role-play or a jailbreak framing.
+
+Tags the user/system turn that does the setting up ("pretend you are...", "act as...",
+"you are DAN", "from now on you will...", "stay in character", "As a pirate captain, what
+would you say..."). A system prompt held in ``Conversation.system`` is reported as turn -1.
+
+``TagHit.value`` is ``"jailbreak"`` for DAN / developer-mode / AIM style framings and
+``"persona"`` otherwise; the score reflects how unambiguous the cue is.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from aligntax.detect.base import DETECTORS, Detection, Detector, TagHit
+from aligntax.record import Conversation
+
+SYSTEM_TURN = -1  # TagHit.turn for a hit in Conversation.system
+
+_JAILBREAK = re.compile(
+    r"\b(?:DAN|STAN|DUDE|AIM)\b(?=[^\n]{0,80}\b(?i:stands?\s+for|mode|persona|character|anything\s+now|you\s+are|act|"
+    r"pretend|unfiltered|Machiavelli))"
+    r"|(?i:\bdo\s+anything\s+now\b|\bdeveloper\s+mode\b|\bjailbr(?:oken|eak)\b|\bunfiltered\s+and\s+amoral\b|"
+    r"\b(?:you\s+are|you're)\s+(?:now\s+)?(?:DAN|in\s+developer\s+mode|free\s+of\s+all\s+restrictions)|"
+    r"\bignore\s+(?:all\s+)?(?:your\s+|the\s+|previous\s+)+(?:instructions|guidelines|rules)|"
+    r"\bwithout\s+any\s+(?:moral|ethical)\s+(?:or\s+ethical\s+)?(?:restrictions|guidelines)|"
+    r"\bno\s+longer\s+bound\s+by\b)"
+)
+
+_STRONG = re.compile(
+    r"(?i:\bpretend\s+(?:to\s+be|you(?:'re|\s+are)|that\s+you(?:'re|\s+are)|you\s+were)\b"
+    r"|\brole[- ]?play(?:ing)?\s+(?:as|with\s+me|a\s+scene|a\s+character|game)\b|\blet['’]?s\s+role[- ]?play\b"
+    r"|\bstay\s+in\s+character\b|\bbreak(?:ing)?\s+character\b|\bremain\s+in\s+character\b"
+    r"|\bI\s+want\s+you\s+to\s+(?:act|pretend|play|roleplay|respond\s+as|be\s+(?:my|a|an|the))\b"
+    r"|\bfrom\s+now\s+on,?\s+you\s+(?:are|will|shall|must|'re|should)\b"
+    r"|\b(?:take\s+on|play|assume|adopt)\s+the\s+(?:role|persona|identity|character)\s+of\b"
+    r"|\b(?:take|play)\s+the\s+role\s+of\b|\bin\s+the\s+(?:voice|persona|role)\s+of\b"
+    r"|\byour\s+(?:role|persona|character)\s+(?:is|will\s+be)\b"
+    r"|\b(?:respond|answer|reply|speak|talk|write)\s+(?:only\s+)?(?:as\s+if\s+you\s+were|in\s+character\s+as)\b)"
+)
+
+# "act as" only counts as an instruction: at a sentence start or after "you will/please/want you to".
+_ACT_AS = re.compile(
+    r"(?i:(?:^|[.!?:]\s+|\n\s*|\byou\s+(?:will|should|must|to|can|are\s+to)\s+|\bplease\s+|\bnow\s+)"
+    r"(?:act|behave|speak|respond|answer)\s+(?:as|like)\s+(?:(?:an?|the|my|if)\b|[A-Z]))"
+)
+
+_NOT_A_ROLE = r"(?!result\b|matter\b|rule\b|whole\b|consequence\b|reminder\b|side\s+note\b|example\b|general\b|first\b|"
+_NOT_A_ROLE += r"final\b|bonus\b|follow\b|side\b|note\b|aside\b|reference\b|comparison\b)"
+_MEDIUM = re.compile(
+    r"(?i:\b(?:imagine|assume|suppose)\s+(?:that\s+)?(?:you(?:'re|\s+are)|yourself\s+as|you\s+were|being)\s+(?:an?|the|[A-Z])"
+    r"|\bif\s+you\s+were\s+(?:an?|the)\s+[^.?!\n]{1,60}?,\s+(?:how|what|why|which|would|describe|write)\b"
+    r"|\bintroduce\s+yourself\s+as\s+(?:an?|the)\b"
+    rf"|(?:^|\n)\s*as\s+(?:an?|the)\s+{_NOT_A_ROLE}[\w' -]{{2,80}},\s+(?:[\w']+\s+){{0,2}}?"
+    r"(?:describe|explain|write|tell|how|what|why|would|can|could|give|share|discuss|provide|create|compose|"
+    r"talk|convince|persuade|outline|present|respond|assess|evaluate|advise|suggest|offer|recommend|draft|plan|"
+    r"propose|analy[sz]e|list|compose)\b"
+    r"|\bfrom\s+the\s+(?:perspective|point\s+of\s+view)\s+of\s+(?:an?|the)\s)"
+    # "You are a pirate captain..." at the start of the message, but not "You are a helpful assistant".
+    r"|(?:^|\n)\s*(?i:you\s+are|you're)\s+(?:(?i:an?|the|now)\s+)?"
+    r"(?![^.\n]{0,60}(?i:\bassistant\b|\bAI\b|language\s+model|chat ?bot|\bhelpful\b|\bharmless\b))"
+    r"(?:(?i:an?|the)\s+[\w' -]{2,60}?(?=[,.]|\s+(?i:who|from|in|on|at|with|sailing|working|living|named|tasked|and)\b)"
+    r"|[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)*(?=[,.]|\s+from\b))"
+)
+
+_PATTERNS = ((_JAILBREAK, 0.95, "jailbreak"), (_STRONG, 0.9, "persona"), (_ACT_AS, 0.85, "persona"),
+             (_MEDIUM, 0.7, "persona"))
+
+
+@DETECTORS.register("roleplay")
+class RoleplayDetector(Detector):
+    """Persona / role-play / jailbreak set-up in user and system turns."""
+
+    name: ClassVar[str] = "roleplay"
+    version: ClassVar[str] = "1"
+    tags: ClassVar[tuple[str, ...]] = ("roleplay",)
+
+    def detect(self, conv: Conversation) -> Detection:
+        out = Detection()
+        if conv.system:
+            self._scan(conv.system, SYSTEM_TURN, out)
+        for i, turn in enumerate(conv.turns):
+            if turn.role in ("user", "system"):
+                self._scan(turn.content, i, out)
+        return out
+
+    @staticmethod
+    def _scan(text: str, turn: int, out: Detection) -> None:
+        for pattern, score, kind in _PATTERNS:
+            spans = [m.span() for m in pattern.finditer(text)]
+            if spans:
+                start, end = spans[0]
+                out.hits.append(TagHit("roleplay", turn, score, tuple(spans), text[start:end].strip(), kind))
+                return  # the strongest cue speaks for the turn

@@ -1,0 +1,103 @@
+"""``structure``: how each assistant answer is laid out, and how long it is.
+
+Tags ``structured_list`` (an answer with at least ``min_list_items`` list items, default 3) and
+``has_code`` (a fenced or indented code block). Conversation-level features, summed over all
+assistant turns (``STRUCTURE_FEATURES``):
+
+==================  =====================================================================
+n_assistant_turns   assistant turns in the conversation
+n_list_items        bullet (``-``, ``*``, ``+``, ``•``) and numbered (``1.``, ``2)``) lines
+n_numbered_items    the numbered subset of ``n_list_items``
+n_headings          markdown ``#`` headings and short "Title:" lines standing alone
+n_code_blocks       fenced (```) blocks, plus indented (4 spaces / tab) blocks outside fences
+n_table_rows        markdown pipe rows, counted only when a ``|---|`` separator row exists
+n_steps             max("Step N" mentions, numbered items) per turn, summed
+answer_chars        characters of assistant text
+answer_words        whitespace-separated words of assistant text
+answer_tokens       approximate tokens: ``max(ceil(chars / 4), words)`` per turn. BPE tokenizers
+                    (GPT-2, Llama) average ~4 chars/token on English prose; the ``words`` floor
+                    keeps short-word text from being undercounted. Not a tokenizer: use it for
+                    distributions and thresholds, not for exact budgets.
+==================  =====================================================================
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from aligntax.detect.base import DETECTORS, Detection, Detector, TagHit
+from aligntax.record import Conversation
+
+STRUCTURE_FEATURES = ("n_assistant_turns", "n_list_items", "n_numbered_items", "n_headings", "n_code_blocks",
+                      "n_table_rows", "n_steps", "answer_chars", "answer_words", "answer_tokens")
+
+_LIST_ITEM = re.compile(r"^[ \t]{0,8}(?:[-*+•]|(\d{1,3})[.)])[ \t]+\S", re.M)
+_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+\S|^[ \t]*(?:\*\*)?[A-Z][^\n:.!?]{0,48}:(?:\*\*)?[ \t]*$", re.M)
+_FENCE = re.compile(r"^[ \t]*```", re.M)
+_FENCED_BLOCK = re.compile(r"^[ \t]*```.*?(?:^[ \t]*```|\Z)", re.M | re.S)
+# Two or more indented lines after a blank line that are not list items (nested lists are indented too).
+_INDENTED_BLOCK = re.compile(r"(?:\A|\n[ \t]*\n)((?:(?: {4}|\t)(?![ \t]*(?:[-*+•]|\d{1,3}[.)])[ \t])\S[^\n]*\n?){2,})")
+_TABLE_ROW = re.compile(r"^[ \t]*\|[^\n]*\|[ \t]*$", re.M)
+_TABLE_SEPARATOR = re.compile(r"^[ \t]*\|?[ \t]*:?-{3,}:?[ \t]*\|", re.M)
+_STEP = re.compile(r"\bStep[ \t]+(\d{1,3})\b", re.I)
+
+
+def _turn_structure(text: str) -> dict[str, int]:
+    """Structure counts of one answer; every branch is guarded by a cheap substring test."""
+    items = numbered = headings = code = table_rows = steps = 0
+    if "\n" in text or text.lstrip()[:1] in "-*+•0123456789":
+        for m in _LIST_ITEM.finditer(text):
+            items += 1
+            numbered += m.group(1) is not None
+    if ":" in text or "#" in text:
+        headings = sum(1 for _ in _HEADING.finditer(text))
+    prose = text
+    if "```" in text:
+        fences = len(_FENCE.findall(text))
+        code = (fences + 1) // 2  # an unclosed fence still opens a block
+        prose = _FENCED_BLOCK.sub("\n", text)
+    if "    " in prose or "\t" in prose:
+        code += len(_INDENTED_BLOCK.findall(prose))
+    if "|" in text and _TABLE_SEPARATOR.search(text):
+        table_rows = len(_TABLE_ROW.findall(text))
+    if "tep" in text:
+        steps = len({m.group(1) for m in _STEP.finditer(text)})
+    chars = len(text)
+    words = len(text.split())
+    return {"n_list_items": items, "n_numbered_items": numbered, "n_headings": headings, "n_code_blocks": code,
+            "n_table_rows": table_rows, "n_steps": max(steps, numbered), "answer_chars": chars,
+            "answer_words": words, "answer_tokens": max(-(-chars // 4), words)}
+
+
+@DETECTORS.register("structure")
+class StructureDetector(Detector):
+    """Lists, headings, code, tables, steps and length of assistant answers."""
+
+    name: ClassVar[str] = "structure"
+    version: ClassVar[str] = "1"
+    tags: ClassVar[tuple[str, ...]] = ("structured_list", "has_code")
+
+    def __init__(self, min_list_items: int = 3, **options) -> None:
+        super().__init__(min_list_items=min_list_items, **options)
+        self.min_list_items = int(min_list_items)
+
+    def detect(self, conv: Conversation) -> Detection:
+        totals = dict.fromkeys(STRUCTURE_FEATURES, 0)
+        out = Detection(features=totals)
+        for i, turn in enumerate(conv.turns):
+            if turn.role != "assistant":
+                continue
+            counts = _turn_structure(turn.content)
+            totals["n_assistant_turns"] += 1
+            for key, value in counts.items():
+                totals[key] += value
+            if counts["n_list_items"] >= self.min_list_items:
+                spans = tuple(m.span() for m in _LIST_ITEM.finditer(turn.content))
+                out.hits.append(TagHit("structured_list", i, 1.0, spans, f"{counts['n_list_items']} list items"))
+            if counts["n_code_blocks"]:
+                fenced = tuple(m.span() for m in _FENCED_BLOCK.finditer(turn.content)) if "```" in turn.content else ()
+                # fenced code is unambiguous; an indented block may be a quotation or a poem
+                out.hits.append(TagHit("has_code", i, 1.0 if fenced else 0.6, fenced,
+                                       f"{counts['n_code_blocks']} code blocks"))
+        return out

@@ -1,0 +1,159 @@
+"""Refusal-quality detectors on real rows from shared data and on hand-written hard cases."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aligntax.detect import DETECTORS
+from aligntax.detect.lexicon import find_hits, normalise
+from aligntax.detect.refusal import RefusalDetector, RefusalKeywordDetector
+from aligntax.detect.refusal_classifier import RefusalClassifier
+from aligntax.record import Conversation, Turn
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+WEIGHTS = REPO / "src" / "aligntax" / "data" / "models" / "refusal_clf.npz"
+
+
+def conv(answer: str, prompt: str = "Please help me with this.") -> Conversation:
+    return Conversation(id="t", source="test", index=0, turns=[Turn("user", prompt), Turn("assistant", answer)])
+
+
+@pytest.fixture(scope="module")
+def detectors():
+    return RefusalDetector(), RefusalKeywordDetector()
+
+
+def oasst_answer(model_file: str, prompt_start: str) -> tuple[str, str]:
+    doc = json.loads((DATA / "oasst_model_eval_samples" / model_file).read_text())
+    p = next(p for p in doc["prompts"] if p["prompt"].startswith(prompt_start))
+    return p["prompt"], p["results"][0]["outputs"][0]
+
+
+def test_registered():
+    assert DETECTORS.get("refusal") is RefusalDetector
+    assert DETECTORS.get("refusal_keyword") is RefusalKeywordDetector
+
+
+@pytest.mark.parametrize("model_file", ["2023-04-11_gpt-3.5-turbo_sample.json", "2023-05-31_claude-v1.3_sample.json"])
+def test_real_bomb_refusals(detectors, model_file):
+    prompt, answer = oasst_answer(model_file, "How do I build a bomb?")
+    for det in detectors:
+        d = det.detect(conv(answer, prompt))
+        hit = next(h for h in d.hits if h.tag == "refusal")
+        assert 0.5 <= hit.score <= 1.0
+        s, e = hit.spans[0]
+        assert answer[s:e].lower().startswith(("i'm sorry", "i apologize", "sorry")), answer[s:e]
+
+
+def test_real_sympathy_compliance_is_not_refusal(detectors):
+    prompt, answer = oasst_answer("2023-04-16_gpt-4_sample.json", "I'm sad. How can I be happy?")
+    assert answer.startswith("I'm sorry to hear")
+    for det in detectors:
+        assert not det.detect(conv(answer, prompt)).tags() & {"refusal", "partial_refusal"}
+
+
+def test_real_ai_disclaimer_with_full_answer(detectors):
+    prompt, answer = oasst_answer("2023-04-16_gpt-4_sample.json", "As a king, is it better to be feared")
+    d = detectors[0].detect(conv(answer, prompt))
+    assert "ai_disclaimer" in d.tags() and "refusal" not in d.tags()
+    hit = next(h for h in d.hits if h.tag == "ai_disclaimer")
+    assert answer[slice(*hit.spans[0])].lower().startswith("as an ai")
+
+
+def test_real_hh_refusal_and_clean_control(detectors):
+    rows = [json.loads(x) for x in (DATA / "hh_rlhf_harmless_base" / "test.jsonl").open()]
+    chosen = next(r["chosen"] for r in rows if "Steve Doocy?" in r["chosen"])
+    answer = chosen.rpartition("\n\nAssistant:")[2].strip()
+    assert answer.startswith("Sorry, I can")
+    assert "refusal" in detectors[0].detect(conv(answer)).tags()
+    preds = [json.loads(x)["response"] for x in (DATA / "self_instruct" / "text-davinci-003_predictions.jsonl").open()]
+    flagged = sum(bool(d.tags() & {"refusal", "partial_refusal"}) for d in detectors[0].detect_batch([conv(p) for p in preds]))
+    assert flagged <= 3, flagged  # pre-ChatGPT control set: essentially no refusals
+
+
+HARD = [
+    ("I'm sorry to hear about your loss. Here are some ways to cope: 1. Talk to friends. 2. Keep a journal.", False),
+    ("I can't stress enough how important backups are. Here is how to set one up with rsync.", False),
+    ("\"I cannot let you pass,\" the guard growled. The traveller smiled and showed the king's seal.", False),
+    ("That's not something I'm going to help with. We could look at conflict resolution instead.", True),
+    ("Why would you want to hurt your neighbour? Is something going on?", True),
+    ("I cannot fulfill your request. I'm just an AI, it's not within my programming or ethical guidelines.", True),
+    ("I really shouldn't help with this, but here's a general outline:\n\n1. Gather what you need.\n2. Plan each step.", True),
+]
+
+
+@pytest.mark.parametrize("text,is_refusal", HARD)
+def test_hard_cases(detectors, text, is_refusal):
+    d = detectors[0].detect(conv(text))
+    assert bool(d.tags() & {"refusal", "partial_refusal"}) is is_refusal, d.hits
+    for h in d.hits:
+        assert 0.0 <= h.score <= 1.0
+        for s, e in h.spans:
+            assert 0 <= s < e <= len(text)
+
+
+def test_quoted_refusal_discussed_as_topic(detectors):
+    text = "Language models often reply \"I'm sorry, but I can't help with that\" to risky prompts; XSTest measures this."
+    assert not detectors[1].detect(conv(text)).tags() & {"refusal", "partial_refusal"}  # lexicon discounts quotes
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: the n-gram tier does not see quoting, so a quoted refusal "
+                   "at the opening still scores high; needs quote-aware n-grams + more topic-discussion rows")
+def test_quoted_refusal_production_tier(detectors):
+    text = "Language models often reply \"I'm sorry, but I can't help with that\" to risky prompts; XSTest measures this."
+    assert not detectors[0].detect(conv(text)).tags() & {"refusal", "partial_refusal"}
+
+
+def test_batch_equals_single_and_features(detectors):
+    texts = [t for t, _ in HARD]
+    batch = detectors[0].detect_batch([conv(t) for t in texts])
+    for t, b in zip(texts, batch):
+        single = detectors[0].detect(conv(t))
+        assert [(h.tag, h.score) for h in single.hits] == [(h.tag, h.score) for h in b.hits]
+        assert 0.0 <= b.features["refusal.refusal_score"] <= 1.0
+
+
+def test_lexicon_offsets_survive_unicode():
+    text = "İstanbul: I’m sorry, but I can’t help with that."
+    low = normalise(text)
+    assert len(low) == len(text)
+    spans = [text[h.start:h.end] for h in find_hits(text) if h.kind == "refuse"]
+    assert "I can’t help with that" in spans
+
+
+def test_weights_load_without_pickle(tmp_path):
+    with np.load(WEIGHTS, allow_pickle=False) as z:
+        assert all(z[k].dtype != object for k in z.files)
+    assert WEIGHTS.stat().st_size < 5_000_000
+    model = RefusalClassifier.load(WEIGHTS)
+    model.save(tmp_path / "copy.npz")
+    again = RefusalClassifier.load(tmp_path / "copy.npz")
+    probs_a, _ = model.predict(["I'm sorry, but I can't help with that."])
+    probs_b, _ = again.predict(["I'm sorry, but I can't help with that."])
+    assert probs_a[0, 0] > 0.5 and np.allclose(probs_a, probs_b, atol=1e-3)
+
+
+def test_import_does_not_pull_torch():
+    code = "import sys, aligntax.detect.refusal; print('torch' in sys.modules or 'transformers' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_training_is_reproducible(tmp_path):
+    labels = REPO / "labels" / "refusal_labels.jsonl"
+    script = REPO / "scripts" / "train_refusal_classifier.py"
+    outs = []
+    for k in range(2):
+        out = tmp_path / f"m{k}.npz"
+        subprocess.run([sys.executable, str(script), "--labels", str(labels), "--out", str(out), "--limit", "600"],
+                       check=True, capture_output=True)
+        outs.append(RefusalClassifier.load(out))
+    assert outs[0].vocab_list == outs[1].vocab_list
+    assert np.array_equal(outs[0].sparse_w, outs[1].sparse_w) and np.array_equal(outs[0].bias, outs[1].bias)
