@@ -61,6 +61,7 @@ def eval_command(
     max_new_tokens: int = typer.Option(64, "--max-new-tokens", help="Safety answers' length budget."),
     batch_size: int = typer.Option(8, "--batch-size"),
     device: str = typer.Option(None, "--device", help="cpu | cuda (default: cuda when available)."),
+    threads: int = typer.Option(None, "--threads", help="CPU threads (default: cores not already busy)."),
     num_fewshot: int = typer.Option(None, "--num-fewshot", help="Override every reasoning task's few-shot count."),
     judge: str = typer.Option(None, "--judge", help="Refusal detector name (default: refusal, else refusal_keyword)."),
     judge_base_url: str = typer.Option(None, "--judge-base-url", help="Judge refusals with an LLM at this "
@@ -107,7 +108,7 @@ def eval_command(
             base=base, revision=revision, trust_remote_code=trust_remote_code,
             allow_code_execution=allow_code_execution, max_new_tokens=max_new_tokens, batch_size=batch_size,
             device=device, num_fewshot=num_fewshot, judge=judge, judge_backend=judge_backend,
-            system_prompt=system_prompt, reuse=reuse,
+            system_prompt=system_prompt, reuse=reuse, threads=threads,
         )
     except KeyError as exc:
         raise InputError(str(exc.args[0] if exc.args else exc)) from None

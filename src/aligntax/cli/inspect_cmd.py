@@ -89,6 +89,7 @@ class InspectStats:
 
 def _render(stats: InspectStats) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
 
@@ -117,13 +118,14 @@ def _render(stats: InspectStats) -> None:
     console.print(lengths)
 
     for message in s["malformed_examples"]:
-        console.print(f"[red]malformed[/] {message}", markup=True, highlight=False)
+        console.print(f"[red]malformed[/] {escape(message)}", highlight=False, soft_wrap=True)
     for conv in stats.sample:
         body = []
         if conv.system:
             body.append(f"[dim]system:[/] {_preview(conv.system)}")
         body += [f"[bold]{t.role}:[/] {_preview(t.content)}" for t in conv.turns]
-        console.print(Panel("\n".join(body), title=f"{conv.id}  [dim]({conv.format}, {len(conv.turns)} turns)[/]",
+        # Format and size first: long ids (file paths) are what gets cut when the title is too wide.
+        console.print(Panel("\n".join(body), title=f"[dim]{conv.format} · {len(conv.turns)} turns ·[/] {escape(conv.id)}",
                             title_align="left"))
 
 

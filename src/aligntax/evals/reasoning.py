@@ -58,22 +58,34 @@ def _metrics(task_results: dict[str, Any], n: int) -> dict[str, Metric]:
     return out
 
 
-def _sample_row(sample: dict[str, Any]) -> dict[str, Any]:
-    args = sample.get("arguments") or []
-    first = args[0] if args else None
-    prompt = first[0] if isinstance(first, (list, tuple)) and first else None
-    row = {
-        "doc_id": sample.get("doc_id"),
-        "id": (sample.get("doc") or {}).get("id"),
-        "prompt": prompt,
-        "target": sample.get("target"),
-        "response": sample.get("filtered_resps"),
-        "metrics": {m: sample.get(m) for m in sample.get("metrics", [])},
-        "doc": sample.get("doc"),
-    }
-    if isinstance(first, (list, tuple)) and len(args) > 1:
-        row["choices"] = [a[1] for a in args if isinstance(a, (list, tuple)) and len(a) > 1]
-    return row
+def _sample_rows(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per document; tasks with several filters (GSM8K strict/flexible) log a document
+    once per filter, so their responses and metrics are merged under ``<metric>/<filter>``."""
+    rows: dict[Any, dict[str, Any]] = {}
+    for sample in samples:
+        filt = sample.get("filter", "none")
+        suffix = "" if filt == "none" else f"/{filt}"
+        row = rows.get(sample.get("doc_id"))
+        if row is None:
+            args = sample.get("arguments") or []
+            first = args[0] if args else None
+            row = rows[sample.get("doc_id")] = {
+                "doc_id": sample.get("doc_id"),
+                "id": (sample.get("doc") or {}).get("id"),
+                "prompt": first[0] if isinstance(first, (list, tuple)) and first else None,
+                "target": sample.get("target"),
+                "response": {},
+                "metrics": {},
+                "doc": sample.get("doc"),
+            }
+            if len(args) > 1 and all(isinstance(a, (list, tuple)) and len(a) > 1 for a in args):
+                row["choices"] = [a[1] for a in args]
+        row["response"][filt] = sample.get("filtered_resps")
+        row["metrics"].update({f"{m}{suffix}": sample.get(m) for m in sample.get("metrics", [])})
+    for row in rows.values():
+        if list(row["response"]) == ["none"]:
+            row["response"] = row["response"]["none"]
+    return list(rows.values())
 
 
 _MANAGERS: dict[tuple[str, bool], Any] = {}
@@ -122,7 +134,7 @@ def run_reasoning_task(name: str, lm, *, include_path: Path, limit: int | None, 
     seconds = time.perf_counter() - started
     n_samples = out.get("n-samples", {}).get(lm_name, {})
     n = int(n_samples.get("effective", 0))
-    rows = [handle_non_serializable_deep(_sample_row(s), handle_non_serializable) for s in out["samples"].get(lm_name, [])]
+    rows = [handle_non_serializable_deep(r, handle_non_serializable) for r in _sample_rows(out["samples"].get(lm_name, []))]
     return TaskResult(
         task=name, suite="reasoning", metrics=_metrics(out["results"][lm_name], n), n=n, seed=seed, limit=limit,
         seconds=seconds, samples=rows, extra={"lm_eval_task": lm_name, "num_fewshot": out.get("n-shot", {}).get(lm_name)},

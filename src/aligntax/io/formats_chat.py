@@ -6,11 +6,12 @@ import re
 from typing import Any, Mapping
 
 from aligntax.io.formats import (
-    register_format,
+    ROLE_ALIASES,
     FormatAdapter,
     Parsed,
     RowError,
     normalize_role,
+    register_format,
     split_leading_system,
 )
 from aligntax.record import Conversation, Turn
@@ -41,20 +42,31 @@ def parse_message_list(items: Any, where: str, role_keys: tuple[str, ...], text_
     if not isinstance(items, list):
         raise RowError(f"wrong-type: {where!r} must be a list, got {type(items).__name__}")
     turns, non_text = [], 0
+    role_key, text_key = role_keys[0], text_keys[0]
     for i, msg in enumerate(items):
-        here = f"{where}[{i}]"
-        if not isinstance(msg, dict):
-            raise RowError(f"wrong-type: {here} must be an object, got {type(msg).__name__}")
-        role_key = next((k for k in role_keys if k in msg), None)
-        if role_key is None:
-            raise RowError(f"missing-field: {here} has no {' / '.join(role_keys)}")
-        text_key = next((k for k in text_keys if k in msg), None)
-        if text_key is None:
-            raise RowError(f"missing-field: {here} has no {' / '.join(text_keys)}")
-        text, other = content_text(msg[text_key], f"{here}.{text_key}")
-        turns.append(Turn(normalize_role(msg[role_key], f"{here}.{role_key}"), text))
+        if type(msg) is dict:  # fast path: the common {role: "user", content: "..."} shape
+            name, text = msg.get(role_key), msg.get(text_key)
+            role = ROLE_ALIASES.get(name) if type(name) is str else None
+            if role is not None and type(text) is str:
+                turns.append(Turn(role, text))
+                continue
+        turn, other = _parse_message(msg, f"{where}[{i}]", role_keys, text_keys)
+        turns.append(turn)
         non_text += other
     return turns, non_text
+
+
+def _parse_message(msg: Any, here: str, role_keys: tuple[str, ...], text_keys: tuple[str, ...]) -> tuple[Turn, int]:
+    if not isinstance(msg, dict):
+        raise RowError(f"wrong-type: {here} must be an object, got {type(msg).__name__}")
+    role_key = next((k for k in role_keys if k in msg), None)
+    if role_key is None:
+        raise RowError(f"missing-field: {here} has no {' / '.join(role_keys)}")
+    text_key = next((k for k in text_keys if k in msg), None)
+    if text_key is None:
+        raise RowError(f"missing-field: {here} has no {' / '.join(text_keys)}")
+    text, other = content_text(msg[text_key], f"{here}.{text_key}")
+    return Turn(normalize_role(msg[role_key], f"{here}.{role_key}"), text), other
 
 
 def update_message_list(original: Any, target: list[Turn], role_key: str, text_key: str,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from aligntax.io.formats import (
-    register_format,
     FormatAdapter,
     Parsed,
     RowError,
     join_prompt,
+    register_format,
     require_list,
     require_str,
     split_prompt,

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from aligntax.errors import InputError
-from aligntax.io.formats import register_format, FormatAdapter, Parsed, RowError, require_list, require_str
+from aligntax.io.formats import FormatAdapter, Parsed, RowError, register_format, require_list, require_str
 from aligntax.record import Conversation, Turn
 
 

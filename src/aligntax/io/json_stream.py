@@ -110,7 +110,7 @@ class JsonFileReader:
                 error, value = "not-utf8: the element holds bytes that are not valid UTF-8", None
             yield RawRow(self.name, index, line_base, value, None, error)
             index, pos, expect_value = index + 1, end, False
-            if pos > 4 * CHUNK_CHARS:  # drop what has been consumed
+            if pos > CHUNK_CHARS:  # drop what has been consumed
                 line_base = self._where(pos, line_base, line_pos)
                 self._buf, pos, line_pos = self._buf[pos:], 0, 0
 

@@ -15,7 +15,15 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any, Mapping
 
-from aligntax.io.formats import register_format, FormatAdapter, Parsed, RawRow, RowError, detect_row_format, normalize_role
+from aligntax.io.formats import (
+    FormatAdapter,
+    Parsed,
+    RawRow,
+    RowError,
+    detect_row_format,
+    normalize_role,
+    register_format,
+)
 from aligntax.record import Conversation, Malformed, Turn
 
 _ROLE_OUT = {"user": "prompter", "assistant": "assistant"}

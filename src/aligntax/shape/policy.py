@@ -32,6 +32,7 @@ changes the row and evaluation continues with the rewritten row. Conditions neve
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -312,6 +313,12 @@ def check_tags(policy: Policy) -> None:
     available: list[str] = list(DEDUP_TAGS) if policy.dedup is not None else []
     classes = []
     for name in policy.detectors:
+        if name not in DETECTORS and name.isidentifier():  # a built-in module not in the default imports
+            try:
+                importlib.import_module(f"aligntax.detect.{name}")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"aligntax.detect.{name}":
+                    raise
         try:
             classes.append(DETECTORS.get(name))
         except KeyError as exc:

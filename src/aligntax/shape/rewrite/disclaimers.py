@@ -21,7 +21,14 @@ STRIP_TAGS = ("ai_disclaimer", "moralizing")
 # Sentence boundaries: after .!? (and closing quotes/brackets) followed by spaces, or line breaks.
 _SENTENCE = re.compile(r"[^\n]*?(?:[.!?]+[\"')\]]*(?=\s)|\n|$)")
 # A clause after which the sentence turns to the actual answer: "..., but", "...; however,".
-_TURN_TO_ANSWER = re.compile(r"(?:,|;|\s-)\s*(?:but|however,?|that said,?|nonetheless,?)\s+", re.IGNORECASE)
+_TURN_TO_ANSWER = re.compile(r"(?:,|;|\s-)\s*(?:but|however,?|that said,?|nonetheless,?)\s+"
+                             r"|\b(?:inform you|note|mention|say|tell you|point out|clarify|add)\s+that\s+",
+                             re.IGNORECASE)
+# A connective that only made sense after the removed sentence: "However, X" -> "X".
+_DANGLING = re.compile(r"^(?:However|But|That said|Nevertheless|Nonetheless|Still|Instead),?\s+", re.IGNORECASE)
+# Self-description that belongs to the removed disclaimer: "I am designed to ...", "I'm just a program".
+_SELF_FOLLOWUP = re.compile(r"^\s*I(?:\s+am|['’]m)\s+(?:designed|programmed|trained|here\s+to|just|only|simply|"
+                            r"merely|an?\s+AI|an?\s+(?:large\s+)?language\s+model|not\s+capable)\b", re.IGNORECASE)
 # "As an AI language model," / "As an AI assistant developed by X," opening a sentence.
 _OPENER = re.compile(r"^\s*As an? (?:AI|artificial intelligence|language model)[^,.;:]{0,80},\s*", re.IGNORECASE)
 # After removing the opener, what remains must not be a statement about being an AI.
@@ -63,10 +70,22 @@ def _rewrite_sentence(sentence: str, span_offsets: list[tuple[int, int]]) -> str
 
 
 def strip_spans(text: str, spans: list[tuple[int, int]]) -> str:
-    out = []
+    out: list[str] = []
+    removed_before = False  # the previous sentence lost its (disclaimer) beginning
     for start, end in sentences(text):
+        sentence = text[start:end]
         inside = [(max(s, start) - start, min(e, end) - start) for s, e in spans if s < end and e > start]
-        out.append(_rewrite_sentence(text[start:end], inside) if inside else text[start:end])
+        if inside:
+            kept = _rewrite_sentence(sentence, inside)
+            removed_before = not kept.strip()
+            out.append(kept)
+            continue
+        if removed_before and sentence.strip():
+            if _SELF_FOLLOWUP.match(sentence):
+                continue
+            sentence = _capitalise(_DANGLING.sub("", sentence.lstrip()))
+            removed_before = False
+        out.append(sentence)
     result = "".join(out)
     result = re.sub(r"\n{3,}", "\n\n", result)
     return result.strip()
