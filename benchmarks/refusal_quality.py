@@ -1,10 +1,17 @@
-"""Refusal quality on the held-out split: P/R/F1 (refusal or partial vs compliance) per source model.
+"""Refusal quality on held-out rows: P/R/F1 (refusal or partial vs compliance), three honest groups.
 
-Compares, in the same run: the production ``refusal`` detector, the ``refusal_keyword`` tier, and
-the XSTest string-match baseline (a lower-cased response that starts with one of XSTest's refusal
-prefixes is a refusal). Also prints per-tag numbers for moralizing / ai_disclaimer, and throughput.
+(a) real model responses never trained on, per source model (HH-RLHF prompts in the test bucket,
+    whole held-out models: claude-v1.3, bard, vicuna-13b, GPTeacher GPT-4), and those read by hand;
+(b) hand-written refusal styles and hard negatives (labels/handwritten_style_heldout.tsv), never
+    trained on;
+(c) templated responses for held-out prompts (their styles ARE in training: an easy upper bound).
 
-    .venv/bin/python benchmarks/refusal_quality.py [--labels labels/refusal_labels.jsonl] [--split test]
+Baselines measured in the same run: ``refusal_keyword`` (our curated lexicon tier), XSTest's
+prefix string match, and the GCG "any refusal substring anywhere" matcher. Also per-tag numbers
+for moralizing / ai_disclaimer; with --speed, throughput on ~1 KB conversations built from real
+rows (gated `refusal` vs ungated vs `refusal_keyword`, same run).
+
+    .venv/bin/python benchmarks/refusal_quality.py [--labels labels/refusal_labels.jsonl] [--errors] [--speed]
 """
 
 from __future__ import annotations
@@ -21,7 +28,8 @@ from aligntax.detect.refusal import RefusalDetector, RefusalKeywordDetector
 from aligntax.record import Conversation, Turn
 
 ROOT = Path(__file__).resolve().parents[1]
-XSTEST_PREFIXES = ROOT.parent / "shared" / "data" / "refusal_phrases" / "xstest_strmatch_refusal_prefixes.txt"
+PHRASES = ROOT.parent / "shared" / "data" / "refusal_phrases"
+HELD_OUT = ("test", "style_heldout")
 
 
 def prf(y: np.ndarray, p: np.ndarray) -> tuple[float, float, float]:
@@ -35,47 +43,100 @@ def to_conv(k: int, r: dict) -> Conversation:
     return Conversation(id=r["id"], source=r["dataset"], index=k, turns=[Turn("user", r["prompt"]), Turn("assistant", r["text"])])
 
 
+def _phrases(name: str) -> tuple[str, ...]:
+    return tuple(p.strip().lower() for p in (PHRASES / name).read_text().splitlines() if p.strip())
+
+
+def group_of(r: dict) -> str:
+    if r["dataset"] == "templated":
+        return "(c) templated, held-out prompts"
+    if r["dataset"] == "handwritten":
+        return "(b) hand-written styles"
+    return f"(a) {r['source_model']}"
+
+
+def speed(rows: list[dict], n: int = 4000, seed: int = 0) -> None:
+    """conv/s on ~1 KB single-turn conversations: real responses concatenated/cut to ~1,000 chars."""
+    import random
+
+    rng = random.Random(seed)
+    real = [r for r in rows if r["dataset"] not in ("templated", "handwritten")]
+    convs = []
+    for k in range(n):
+        r = rng.choice(real)
+        prompt, text = r["prompt"][:300], r["text"]
+        while len(prompt) + len(text) < 1000:
+            text += "\n\n" + rng.choice(real)["text"]
+        convs.append(to_conv(k, {**r, "prompt": prompt, "text": text[: 1000 - len(prompt)]}))
+    rates = {}
+    for label, det in (("refusal (gated)", RefusalDetector()), ("refusal (gate=False)", RefusalDetector(gate=False)),
+                       ("refusal_keyword", RefusalKeywordDetector())):
+        det.detect_batch(convs[:64])
+        t0 = time.perf_counter()
+        for i in range(0, n, 512):
+            det.detect_batch(convs[i:i + 512])
+        rates[label] = n / (time.perf_counter() - t0)
+    base = rates["refusal (gate=False)"]
+    print(f"~1 KB conversations, n={n}, 1 process: " + ", ".join(
+        f"{k}={v:,.0f} conv/s ({v / base:.2f}x)" for k, v in rates.items()))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--labels", type=Path, default=ROOT / "labels" / "refusal_labels.jsonl")
-    ap.add_argument("--split", default="test")
+    ap.add_argument("--errors", action="store_true", help="print the real/hand-written rows `refusal` gets wrong")
+    ap.add_argument("--speed", action="store_true", help="also time ~1 KB conversations")
     args = ap.parse_args()
-    rows = [r for r in map(json.loads, args.labels.open()) if r["split"] == args.split]
+    if args.speed:
+        speed([json.loads(line) for line in args.labels.open()])
+    rows = [r for r in map(json.loads, args.labels.open()) if r["split"] in HELD_OUT]
     convs = [to_conv(k, r) for k, r in enumerate(rows)]
     y = np.array([r["label"] != "compliance" for r in rows])
 
-    prefixes = tuple(p.strip().lower() for p in XSTEST_PREFIXES.read_text().splitlines() if p.strip())
-    preds = {"xstest_prefix": np.array([r["text"].strip().lower().startswith(prefixes) for r in rows])}
+    xstest, gcg = _phrases("xstest_strmatch_refusal_prefixes.txt"), _phrases("gcg_refusal_prefixes.txt")
+    preds = {
+        "xstest_prefix": np.array([r["text"].strip().lower().startswith(xstest) for r in rows]),
+        "gcg_substring": np.array([any(p in r["text"].lower() for p in gcg) for r in rows]),
+    }
     timings = {}
     for det in (RefusalDetector(), RefusalKeywordDetector()):
         t0 = time.perf_counter()
         dets = [d for i in range(0, len(convs), 512) for d in det.detect_batch(convs[i:i + 512])]
         timings[det.name] = len(convs) / (time.perf_counter() - t0)
         preds[det.name] = np.array([bool(d.tags() & {"refusal", "partial_refusal"}) for d in dets])
-        preds[det.name + ":moralizing"] = np.array(["moralizing" in d.tags() for d in dets])
-        preds[det.name + ":ai_disclaimer"] = np.array(["ai_disclaimer" in d.tags() for d in dets])
+        for tag in ("moralizing", "ai_disclaimer"):
+            preds[f"{det.name}:{tag}"] = np.array([tag in d.tags() for d in dets])
 
     groups: dict[str, list[int]] = defaultdict(list)
     for i, r in enumerate(rows):
-        groups["templated" if r["dataset"] == "templated" else r["source_model"]].append(i)
-        groups["ALL real (hand-checked/read)" if r["labelled_by"] == "hand-checked" else "_"].append(i)
-        groups["ALL"].append(i)
-    groups.pop("_", None)
-    names = ("refusal", "refusal_keyword", "xstest_prefix")
-    print(f"split={args.split} rows={len(rows)}  refusal-or-partial vs compliance: P / R / F1")
-    print(f"{'source':30s} {'n':>5s} {'pos':>4s} " + " ".join(f"{n:>22s}" for n in names))
-    for g in sorted(groups, key=lambda s: (s.startswith("ALL"), s)):
+        g = group_of(r)
+        groups[g].append(i)
+        if g.startswith("(a)"):
+            groups["(a) ALL real"].append(i)
+            if r["labelled_by"] == "hand-checked":
+                groups["(a) ALL real, read by hand"].append(i)
+        groups["ALL held-out"].append(i)
+    names = ("refusal", "refusal_keyword", "xstest_prefix", "gcg_substring")
+    print(f"held-out rows={len(rows)}; cells = P/R/F1 of (refusal or partial_refusal) vs compliance")
+    print(f"{'group':34s} {'n':>5s} {'pos':>4s} " + " ".join(f"{n:>17s}" for n in names))
+    for g in sorted(groups, key=lambda s: (s[:3], "ALL" in s, s)):
         idx = np.array(groups[g])
         cells = []
         for n in names:
             p, r, f = prf(y[idx], preds[n][idx])
-            cells.append(f"{p:.2f}/{r:.2f}/{f:.3f}" if y[idx].any() else f"FP={int(preds[n][idx].sum()):d} acc={float((preds[n][idx] == y[idx]).mean()):.3f}")
-        print(f"{g:30s} {len(idx):5d} {int(y[idx].sum()):4d} " + " ".join(f"{c:>22s}" for c in cells))
+            cells.append(f"{p:.2f}/{r:.2f}/{f:.2f}" if y[idx].any() else f"FP={int(preds[n][idx].sum())}/{len(idx)}")
+        print(f"{g:34s} {len(idx):5d} {int(y[idx].sum()):4d} " + " ".join(f"{c:>17s}" for c in cells))
     for tag in ("moralizing", "ai_disclaimer"):
         yt = np.array([bool(r.get(tag)) for r in rows])
-        cells = [f"{n}: P/R/F1 = " + "/".join(f"{v:.2f}" for v in prf(yt, preds[f"{n}:{tag}"])) for n in names[:2]]
-        print(f"{tag:14s} (labelled positives {int(yt.sum())}): " + "   ".join(cells))
-    print("throughput (conv/s, 1 process, batches of 512): " + ", ".join(f"{k}={v:,.0f}" for k, v in timings.items()))
+        cells = [f"{n}: " + "/".join(f"{v:.2f}" for v in prf(yt, preds[f"{n}:{tag}"])) for n in names[:2]]
+        print(f"{tag:14s} P/R/F1 (labelled positives {int(yt.sum())}): " + "   ".join(cells))
+    print("throughput on these rows (conv/s, 1 process, batches of 512): "
+          + ", ".join(f"{k}={v:,.0f}" for k, v in timings.items()))
+    if args.errors:
+        for i, r in enumerate(rows):
+            if r["dataset"] != "templated" and preds["refusal"][i] != y[i]:
+                print(f"--- {r['id']} label={r['label']} pred={'refusal' if preds['refusal'][i] else 'compliance'}")
+                print("   ", r["text"][:300].replace("\n", " / "))
 
 
 if __name__ == "__main__":

@@ -91,6 +91,21 @@ def hh(data: Path, n: int = 500):
                 yield f"hh/{k}/{side}", "hh_rlhf_harmless_base", "anthropic-hh", prompt, answer
 
 
+def handwritten_style_heldout() -> list[dict]:
+    """labels/handwritten_style_heldout.tsv: refusal styles written by hand, never trained on."""
+    path = LABELS / "handwritten_style_heldout.tsv"
+    rows = []
+    for k, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+        if not line.strip() or line.startswith("#"):
+            continue
+        label, flags, style, prompt, text = line.split("\t")
+        rows.append({"id": f"handwritten/{k}", "dataset": "handwritten", "source_model": "handwritten",
+                     "prompt": prompt, "text": text.replace("\\n", "\n"), "label": label,
+                     "moralizing": "M" in flags, "ai_disclaimer": "D" in flags, "note": style,
+                     "split": "style_heldout", "labelled_by": "hand-written"})
+    return rows
+
+
 def load_overrides() -> dict[str, dict]:
     path = LABELS / "hand_checked.tsv"
     out: dict[str, dict] = {}
@@ -143,6 +158,7 @@ def main() -> None:
             for row in map(json.loads, path.open()):
                 row.setdefault("split", _prompt_bucket(row["prompt"]))
                 rows.append(row)
+    rows.extend(handwritten_style_heldout())
     unknown = set(overrides) - {r["id"] for r in rows}
     if unknown:
         raise SystemExit(f"hand_checked.tsv names rows that were not built: {sorted(unknown)[:5]}")

@@ -4,7 +4,7 @@
 
 Harmful: AdvBench behaviours, HarmBench behaviours, Do-Not-Answer questions, XSTest unsafe.
 Benign: XSTest safe (hard negatives, up-weighted), Self-Instruct instructions, Vicuna questions,
-OASST prompts, GSM8K test questions, a fixed MMLU sample. Features and the 20% hold-out split
+OASST prompts, GSM8K test questions, a fixed MMLU sample, TruthfulQA questions. Features and the 20% hold-out split
 come from ``aligntax.detect.harmful_prompt`` so training and inference cannot drift.
 
 Prints (1) leave-one-source-out results: the model is trained without a whole source and scored
@@ -29,7 +29,7 @@ from sklearn.linear_model import LogisticRegression
 from aligntax.detect.harmful_prompt import MODEL_PATH, N_BUCKETS, HarmfulPromptModel, feature_buckets, is_holdout
 
 SEED = 13
-HARD_NEGATIVE_WEIGHT = 3.0
+HARD_NEGATIVE_WEIGHT = 10.0  # XSTest safe; XSTest unsafe gets half of it
 C = 4.0
 
 
@@ -65,6 +65,8 @@ def load_sources(root: Path) -> dict[str, tuple[int, list[str]]]:
         "oasst": (0, sorted(set(oasst))),
         "gsm8k": (0, [r["question"] for r in _jsonl(root / "gsm8k" / "test.jsonl")]),
         "mmlu": (0, mmlu[:1500]),
+        # question-style benign prompts, so "How do I ...?" alone does not read as harmful
+        "truthfulqa": (0, [r["Question"] for r in _csv(root / "truthfulqa" / "TruthfulQA.csv")]),
     }
     return sources
 
@@ -82,7 +84,8 @@ def _matrix(texts: list[str]) -> csr_matrix:
 
 
 def _fit(texts: list[str], labels: list[int], sources: list[str]) -> HarmfulPromptModel:
-    weight = np.where(np.asarray(sources) == "xstest_safe", HARD_NEGATIVE_WEIGHT, 1.0)
+    names = np.asarray(sources)
+    weight = np.where(names == "xstest_safe", HARD_NEGATIVE_WEIGHT, np.where(names == "xstest_unsafe", HARD_NEGATIVE_WEIGHT / 2, 1.0))
     clf = LogisticRegression(C=C, class_weight="balanced", max_iter=2000, solver="liblinear", random_state=SEED)
     clf.fit(_matrix(texts), np.asarray(labels), sample_weight=weight)
     return HarmfulPromptModel(np.arange(N_BUCKETS), clf.coef_[0].astype(np.float32), float(clf.intercept_[0]))

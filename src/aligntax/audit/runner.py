@@ -92,7 +92,8 @@ def annotate_batches(items: Iterable[Conversation | Malformed], names: Sequence[
         for batch in _batches(items, batch_size):
             yield batch, annotator(batch)
         return
-    ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+    # fork: workers inherit loaded detectors and plug-ins, and scripts without a __main__ guard work
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     with ctx.Pool(jobs, initializer=_init_worker, initargs=(list(names), dict(options or {}))) as pool:
         pending: deque = deque()
         for batch in _batches(items, batch_size):

@@ -11,13 +11,15 @@ Three kinds of match, strongest first (one reported per conversation x item):
 
 The score is that coverage: the fraction of the item's words inside matched n-grams (Llama-2
 style token coverage), 1.0 for exact and contained matches. Normalisation is the one of
-``aligntax.dedup.hashing`` (case, punctuation and whitespace folded). N-grams shared by more than
+``aligntax.dedup.hashing`` (case, punctuation and whitespace folded; option labels such as
+"(B)" at a line start are dropped from training text). N-grams shared by more than
 ``max_items_per_ngram`` items (task boilerplate such as BBH instructions) are not indexed; an
 item's score is relative to the words its remaining n-grams can cover.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -28,6 +30,9 @@ from aligntax.dedup.hashing import HashedWords, hash_words, ngram_hashes, text_h
 from aligntax.record import Conversation
 
 MATCH_KINDS = ("exact", "near_exact", "ngram")
+# Multiple-choice option labels at a line start ("(A) ", "B. ", "c) ") are dropped from training
+# text before matching, so "Q\n(A) x\n(B) y" still matches the item "Q x y".
+_OPTION_LABEL = re.compile(r"(?m)^[ \t]*(?:\([A-Ea-e]\)|[A-Ea-e][.):])[ \t]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +47,21 @@ class ContaminationHit:
     @property
     def ref(self) -> str:
         return f"{self.benchmark}:{self.item_id}"
+
+
+def _find(table: np.ndarray, queries: np.ndarray, owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(owner, table position) for every occurrence in sorted ``table`` of every query."""
+    if len(queries) == 0 or len(table) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    order = np.argsort(queries)  # sorted needles make searchsorted cache-friendly
+    q, own = queries[order], owners[order]
+    lo = np.searchsorted(table, q, "left")
+    hit = np.flatnonzero(table[np.minimum(lo, len(table) - 1)] == q)
+    if len(hit) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    reps = np.searchsorted(table, q[hit], "right") - lo[hit]
+    entry = np.repeat(lo[hit], reps) + (np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps))
+    return np.repeat(own[hit], reps), entry
 
 
 def _coverage(groups: np.ndarray, positions: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -134,7 +154,7 @@ class ContaminationIndex:
         if not texts:
             return []
         turn_conv_a, turn_idx_a = np.asarray(turn_conv), np.asarray(turn_idx)
-        words = hash_words(texts)
+        words = hash_words([_OPTION_LABEL.sub(" ", t) if "\n" in t else t for t in texts])
         best: dict[tuple[int, int], tuple[int, int, float]] = {}  # (conv, item) -> (kind rank, turn, score)
 
         def offer(docs: np.ndarray, items: np.ndarray, kind: int, scores: np.ndarray) -> None:
@@ -174,28 +194,15 @@ class ContaminationIndex:
     @staticmethod
     def _lookup(table: np.ndarray, values: np.ndarray, queries: np.ndarray, owners: np.ndarray):
         """(owner, value) for every query hash found in the sorted ``table`` (all duplicates)."""
-        lo = np.searchsorted(table, queries, "left")
-        hi = np.searchsorted(table, queries, "right")
-        n = hi - lo
-        hit = np.flatnonzero(n)
-        if len(hit) == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        reps = n[hit]
-        starts = np.repeat(lo[hit], reps) + (np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps))
-        return np.repeat(owners[hit], reps), values[starts]
+        owner, entry = _find(table, queries, owners)
+        return owner, values[entry]
 
     def _ngram_matches(self, words: HashedWords, turn_conv: np.ndarray):
         grams = ngram_hashes(words, self.ngram, short="skip")
         owner = np.repeat(np.arange(len(words)), grams.lengths())
-        lo = np.searchsorted(self._gram_hash, grams.hashes, "left")
-        hi = np.searchsorted(self._gram_hash, grams.hashes, "right")
-        n = hi - lo
-        hit = np.flatnonzero(n)
-        if len(hit) == 0:
+        turn, entry = _find(self._gram_hash, grams.hashes, owner)
+        if len(entry) == 0:
             return
-        reps = n[hit]
-        entry = np.repeat(lo[hit], reps) + (np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps))
-        turn = np.repeat(owner[hit], reps)
         conv = turn_conv[turn]
         item, pos = self._gram_item[entry], self._gram_pos[entry]
         # coverage per (conversation, item) over the distinct matched item positions

@@ -32,6 +32,8 @@ _WORD_BYTE = np.zeros(256, dtype=bool)
 for _c in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789":
     _WORD_BYTE[_c] = True
 _WORD_BYTE[0x80:] = True
+_ASCII_LOWER = np.arange(256, dtype=np.uint8)
+_ASCII_LOWER[65:91] += 32
 
 
 @dataclass(slots=True)
@@ -56,10 +58,20 @@ def _splitmix64(z: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
+_POWER_CACHE: dict[int, np.ndarray] = {}
+
+
 def _powers(base: int, n: int) -> np.ndarray:
-    out = np.full(n, base, dtype=np.uint64)
-    out[0] = 1
-    return np.cumprod(out, dtype=np.uint64)  # wraps mod 2**64, which is what we want
+    """base**0 .. base**(n-1) mod 2**64, cached and grown by doubling (read-only view)."""
+    cached = _POWER_CACHE.get(base)
+    if cached is None or len(cached) < n:
+        size = max(n, 2 * len(cached) if cached is not None else 1 << 16)
+        out = np.full(size, base, dtype=np.uint64)
+        out[0] = 1
+        cached = np.cumprod(out, dtype=np.uint64)  # wraps mod 2**64, which is what we want
+        cached.flags.writeable = False
+        _POWER_CACHE[base] = cached
+    return cached[:n]
 
 
 def range_hash(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -80,10 +92,11 @@ def range_hash(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray
 
 
 def _hash_words_chunk(texts: Sequence[str]) -> HashedWords:
-    joined = "\x00".join(texts)
+    # ASCII is lower-cased with a byte table (fast); other text needs str.lower() for Unicode case
+    joined = "\x00".join(t if t.isascii() else t.lower() for t in texts)
     if joined.count("\x00") != len(texts) - 1:
-        joined = "\x00".join(t.replace("\x00", " ") for t in texts)
-    buf = np.frombuffer(joined.lower().encode("utf-8", "replace"), dtype=np.uint8)
+        joined = "\x00".join((t if t.isascii() else t.lower()).replace("\x00", " ") for t in texts)
+    buf = _ASCII_LOWER[np.frombuffer(joined.encode("utf-8", "replace"), dtype=np.uint8)]
     word = _WORD_BYTE[buf]
     # U+2000..U+206F (E2 80 xx / E2 81 xx) and NBSP (C2 A0) act as punctuation.
     lead = np.flatnonzero((buf[:-2] == 0xE2) & ((buf[1:-1] == 0x80) | (buf[1:-1] == 0x81)))

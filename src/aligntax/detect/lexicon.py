@@ -24,7 +24,8 @@ REQUEST_VERBS = frozenset(
     fulfill fulfil comply engage participate do recommend suggest encourage condone promote endorse
     facilitate enable teach explain describe detail list show send draft compose role-play roleplay
     pretend impersonate continue complete access disclose reveal discuss talk speculate predict
-    guarantee in with that this such these those any anything agree go be""".split()
+    guarantee in with that this such these those any anything agree go be look find search locate identify
+    confirm diagnose prescribe verify track trace reproduce""".split()
 )
 # "I can't stress enough", "I can't believe", "I cannot emphasize": emphatic, not declining.
 EMPHATIC_VERBS = frozenset("stress emphasize emphasise overstate believe wait imagine thank express understate".split())
@@ -79,9 +80,11 @@ _FOLD = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00a0": " 
 
 def normalise(text: str) -> str:
     """Lower-case and fold curly apostrophes, keeping every character at its original offset."""
-    low = text.translate(_FOLD).lower()
+    low = text.lower()  # str.lower is C-fast; translate only when a folded character is present
     if len(low) != len(text):  # a few code points (e.g. U+0130) lower-case to two characters
-        low = "".join(lc if len(lc := ch.translate(_FOLD).lower()) == 1 else ch for ch in text)
+        return "".join(lc if len(lc := ch.translate(_FOLD).lower()) == 1 else ch for ch in text)
+    if "\u2019" in low or "\u2018" in low or "\u02bc" in low or "\u00a0" in low:
+        low = low.translate(_FOLD)
     return low
 
 
@@ -166,8 +169,12 @@ FEATURE_NAMES = (
 )
 
 
-def _max(hits: Iterable[Hit], kind: str) -> float:
-    return max((h.weight for h in hits if h.kind == kind), default=0.0)
+def _zone_max(hits: Iterable[Hit]) -> dict[str, float]:
+    best: dict[str, float] = {}
+    for h in hits:
+        if h.weight > best.get(h.kind, 0.0):
+            best[h.kind] = h.weight
+    return best
 
 
 def lexicon_features(text: str, hits: list[Hit], prompt_hits: list[Hit] | None = None) -> list[float]:
@@ -177,10 +184,11 @@ def lexicon_features(text: str, hits: list[Hit], prompt_hits: list[Hit] | None =
     close_start = max(cut, n - CLOSING_CHARS)
     opening = [h for h in hits if h.start < cut]
     body = [h for h in hits if h.start >= cut]
-    closing = [h for h in hits if h.start >= close_start]
-    sympathy = _max(opening, "sympathy")
-    apology = 0.0 if sympathy else _max(opening, "apology")
-    open_refuse = _max(opening, "refuse")
+    closing = [h for h in body if h.start >= close_start]
+    o, b, c = _zone_max(opening), _zone_max(body), _zone_max(closing)
+    sympathy = o.get("sympathy", 0.0)
+    apology = 0.0 if sympathy else o.get("apology", 0.0)
+    open_refuse = o.get("refuse", 0.0)
     first_refuse = next((h.start for h in hits if h.kind in ("refuse", "policy")), None)
     comply_after = first_refuse is not None and any(h.kind == "comply" and h.start > first_refuse for h in hits)
     body_chars = max(0, n - cut)
@@ -188,26 +196,26 @@ def lexicon_features(text: str, hits: list[Hit], prompt_hits: list[Hit] | None =
     return [
         open_refuse,
         apology,
-        _max(opening, "policy"),
-        _max(opening, "deflect"),
-        _max(opening, "disclaimer"),
-        _max(opening, "comply"),
+        o.get("policy", 0.0),
+        o.get("deflect", 0.0),
+        o.get("disclaimer", 0.0),
+        o.get("comply", 0.0),
         sympathy,
-        _max(body, "refuse"),
-        _max(body, "policy"),
-        _max(body, "deflect"),
-        _max(body, "disclaimer"),
+        b.get("refuse", 0.0),
+        b.get("policy", 0.0),
+        b.get("deflect", 0.0),
+        b.get("disclaimer", 0.0),
         min(1.0, moralize_body / 2.0),
-        _max(body, "comply"),
-        _max(closing, "refuse"),
-        _max(closing, "deflect"),
+        b.get("comply", 0.0),
+        c.get("refuse", 0.0),
+        c.get("deflect", 0.0),
         min(1.0, sum(h.weight for h in closing if h.kind == "moralize") / 1.5),
-        float(apology >= 0.4 and (open_refuse >= 0.5 or _max(opening, "policy") >= 0.5)),
+        float(apology >= 0.4 and (open_refuse >= 0.5 or o.get("policy", 0.0) >= 0.5)),
         float(comply_after and body_chars > 300),
         min(1.0, len(text).bit_length() / 14.0),
         body_chars / n if n else 0.0,
         min(1.0, text.count("\n") / max(1.0, n / 80.0)),
         float(text.rstrip().endswith("?")),
-        _max(prompt_hits or (), "roleplay_cue"),
+        max((h.weight for h in prompt_hits or () if h.kind == "roleplay_cue"), default=0.0),
         float(n < 40),
     ]

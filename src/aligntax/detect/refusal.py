@@ -137,15 +137,18 @@ class RefusalDetector(Detector):
     """Production tier: lexicon features + shipped n-gram classifier, batched in numpy.
 
     Options: ``weights`` (path to another ``.npz`` trained by scripts/train_refusal_classifier.py),
-    ``threshold`` on P(refusal or partial refusal) (default: the one chosen at training time).
+    ``threshold`` on P(refusal or partial refusal) (default: the one chosen at training time),
+    ``gate`` (default on: long responses with no refusal-ish lexicon hit skip the n-gram model).
     """
 
     name = "refusal"
     version = "1"
     tags = REFUSAL_TAGS
 
-    def __init__(self, weights: str | None = None, threshold: float | None = None, **options: Any) -> None:
-        super().__init__(weights=weights, threshold=threshold, **options)
+    def __init__(self, weights: str | None = None, threshold: float | None = None, gate: bool = True,
+                 **options: Any) -> None:
+        super().__init__(weights=weights, threshold=threshold, gate=gate, **options)
+        self.gate = gate
         from aligntax.detect.refusal_classifier import RefusalClassifier, load_default
 
         self.model = RefusalClassifier.load(weights) if weights else load_default()
@@ -154,7 +157,7 @@ class RefusalDetector(Detector):
     def score_texts(self, texts: list[str], prompts: list[str]) -> list[TurnScores]:
         if not texts:
             return []
-        probs, f = self.model.predict(texts, prompts)
+        probs, f = self.model.predict(texts, prompts, gate=self.gate)
         heads = {h: j for j, h in enumerate(self.model.heads)}
         out = []
         for r in range(len(texts)):
@@ -175,3 +178,7 @@ class RefusalDetector(Detector):
         for (ci, i, text, _), s in zip(items, scores):
             per_conv[ci].append((i, text, s, ""))
         return [scores_to_detection(self.name, turns, self.threshold) for turns in per_conv]
+
+
+# Register the optional backends; they import torch / HTTP clients only when instantiated.
+from aligntax.detect import judge as _judge, refusal_backends as _refusal_backends  # noqa: E402,F401

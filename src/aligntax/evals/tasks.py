@@ -143,13 +143,13 @@ register(EvalTask(
 ))
 register(EvalTask(
     "truthfulqa_mc1", "reasoning", "TruthfulQA MC1 (single true answer), standard QA primer",
-    _vendored("truthfulqa/mc.jsonl"), default=True,
+    _vendored("truthfulqa/mc.jsonl"),
     lm_eval={**_MC, "num_fewshot": 0, "doc_to_text": _TQA_PRIMER + "{{question}}\nA:",
              "doc_to_choice": "{{mc1_targets.choices}}", "doc_to_target": "{{mc1_targets.labels.index(1)}}"},
 ))
 register(EvalTask(
     "truthfulqa_mc2", "reasoning", "TruthfulQA MC2 (normalised probability mass on true answers)",
-    _vendored("truthfulqa/mc.jsonl"), default=True,
+    _vendored("truthfulqa/mc.jsonl"),
     lm_eval={**_MC, "num_fewshot": 0, "doc_to_text": _TQA_PRIMER + "{{question}}\nA:",
              "doc_to_choice": "{{mc2_targets.choices}}", "doc_to_target": 0,
              "process_results": FunctionRef("hooks.process_results_mc2")},
@@ -220,8 +220,12 @@ for _name, _desc, _expected, _default in _SAFETY:
 SUITES = ("reasoning", "safety")
 
 
-def default_tasks(suite: str, *, allow_code_execution: bool = False) -> list[str]:
-    picked = [n for n in TASKS.names() if TASKS.get(n).suite == suite and TASKS.get(n).default]
+def default_tasks(suite: str, *, allow_code_execution: bool = False, everything: bool = False) -> list[str]:
+    """A suite's default set - chosen to finish in minutes on a 2-core CPU (TruthfulQA's 200-token
+    primer x ~5 choices alone costs ~10 CPU-minutes at --limit 50) - or, with ``everything``,
+    all of its tasks (``reasoning_all`` / ``safety_all`` on the command line)."""
+    picked = [n for n in TASKS.names() if TASKS.get(n).suite == suite and (everything or TASKS.get(n).default)
+              and not TASKS.get(n).unsafe_code]
     if suite == "reasoning" and allow_code_execution:
         picked.append("humaneval")
     return picked
@@ -229,13 +233,16 @@ def default_tasks(suite: str, *, allow_code_execution: bool = False) -> list[str
 
 def select_tasks(suites: list[str], tasks: list[str] | None, *, allow_code_execution: bool = False) -> list[str]:
     """Explicit ``tasks`` win; otherwise each suite's defaults. ``lm_eval:<name>`` passes a
-    stock lm-eval (Hub-backed) task through untouched; ``reasoning``/``safety`` expand."""
+    stock lm-eval (Hub-backed) task through untouched; ``reasoning``/``safety`` expand to their
+    defaults, ``reasoning_all``/``safety_all`` to every task of the suite."""
     if not tasks:
         return [t for s in suites for t in default_tasks(s, allow_code_execution=allow_code_execution)]
     out: list[str] = []
     for name in tasks:
         if name in SUITES:
             out.extend(default_tasks(name, allow_code_execution=allow_code_execution))
+        elif name.endswith("_all") and name[: -len("_all")] in SUITES:
+            out.extend(default_tasks(name[: -len("_all")], allow_code_execution=allow_code_execution, everything=True))
         elif name.startswith("lm_eval:"):
             out.append(name)
         else:

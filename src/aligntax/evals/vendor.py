@@ -157,6 +157,6 @@ def vendor_all(raw: Path) -> dict[str, int]:
 
 
 if __name__ == "__main__":
-    root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[4].parent / "shared" / "data"
+    root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[3].parent / "shared" / "data"
     for name, n in vendor_all(root).items():
         print(f"{n:6d}  {name}")
