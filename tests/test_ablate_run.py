@@ -199,3 +199,11 @@ def test_cli_report_and_dry_run(first_run, experiment_file, tmp_path):
     res = runner.invoke(app, ["ablate", str(experiment_file), "--out", str(out), "--dry-run"])
     assert res.exit_code == 0, res.output
     assert "0 step(s) to run, 9 cached" in res.output
+
+
+def test_only_runs_keep_the_other_variants_in_the_index(first_run, experiment_file):
+    _, _, out = first_run
+    again = run_experiment(load_experiment(experiment_file), out, only=["no-aligned"], trainer=_trainer())
+    assert again.executed == []
+    index = json.loads((out / "ablation.json").read_text())
+    assert [r["variant"] for r in index["runs"]] == ["base", "all", "no-aligned"]

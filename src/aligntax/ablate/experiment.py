@@ -251,8 +251,17 @@ def _train(raw: Any, where: str) -> dict[str, Any]:
     raw = _mapping(raw, f"{where}: 'train'")
     _no_unknown(raw, {"preset", "lora", "overrides"}, f"{where}: train")
     overrides = _mapping(raw.get("overrides") or {}, f"{where}: train.overrides")
-    return {"preset": _str(raw.get("preset", "cpu-mini"), f"{where}: train.preset"),
-            "lora": bool(raw.get("lora", False)), "overrides": overrides}
+    train = {"preset": _str(raw.get("preset", "cpu-mini"), f"{where}: train.preset"),
+             "lora": bool(raw.get("lora", False)), "overrides": overrides}
+    try:  # check the preset and overrides now, not after an hour of data building
+        from aligntax.train.presets import resolve_recipe
+    except ImportError:
+        return train
+    try:
+        resolve_recipe(train["preset"], lora=train["lora"], **overrides)
+    except (PolicyError, TypeError, ValueError) as exc:
+        raise PolicyError(f"{where}: train: {exc}") from None
+    return train
 
 
 def _eval(raw: Any, where: str) -> dict[str, Any]:

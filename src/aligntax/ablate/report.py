@@ -31,12 +31,13 @@ def _fmt(x: float | None, digits: int = 3) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 
-def _pct(interval, with_ci: bool = True) -> dict[str, Any]:
+def _pct(interval, unit: str = "%") -> dict[str, Any]:
+    """A delta as text: relative ``%`` for scores, percentage points ``pp`` for safety rates."""
     if interval is None or math.isnan(interval.value):
         return {"text": "–", "ci": "", "sign": 0}
     ci = "" if math.isnan(interval.low) else f"[{interval.low * 100:+.1f}, {interval.high * 100:+.1f}]"
     significant = not math.isnan(interval.low) and (interval.low > 0 or interval.high < 0)
-    return {"text": f"{interval.value * 100:+.1f}%", "ci": ci if with_ci else "",
+    return {"text": f"{interval.value * 100:+.1f}{unit if unit == '%' else ' ' + unit}", "ci": ci,
             "sign": (1 if interval.value > 0 else -1) if significant else 0}
 
 
@@ -57,8 +58,8 @@ def _table(rows: list[Aggregate], variants: list[str]) -> dict[str, Any]:
                 "value": _fmt(cells[v].score.value) if v in cells else "–",
                 "ci": (f"[{_fmt(cells[v].score.low)}, {_fmt(cells[v].score.high)}]"
                        if v in cells and not math.isnan(cells[v].score.low) else ""),
-                "delta": _pct(cells[v].rel_delta) if v in cells else _pct(None),
-                "abs_delta": _fmt(cells[v].delta.value, 3) if v in cells and cells[v].delta else "",
+                "delta": (_pct(None) if v not in cells else
+                          _pct(cells[v].delta, "pp") if first.suite == "safety" else _pct(cells[v].rel_delta)),
             } for v in variants],
         })
     return {"variants": variants, "lines": lines}

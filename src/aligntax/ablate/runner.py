@@ -30,6 +30,13 @@ from aligntax.errors import AligntaxError
 log = logging.getLogger(__name__)
 
 DONE = "DONE"
+
+
+def escape(text: str) -> str:
+    """Step labels hold [task lists]: escape them for rich markup."""
+    return text.replace("[", "\\[")
+
+
 INDEX = "ablation.json"
 STEP_LOG = "steps.jsonl"
 
@@ -107,16 +114,17 @@ class StepCache:
         if self.is_done(step):
             if tag not in self.reused and tag not in self.executed:
                 self.reused.append(tag)
-                self.echo(f"[dim]cached[/] {step.kind:5} {step.label}")
+                self.echo(f"[dim]cached[/] {step.kind:5} {escape(step.label)}")
             return where
         if self.dry_run:
-            self.executed.append(tag)
-            self.echo(f"[yellow]would run[/] {step.kind:5} {step.label}")
+            if tag not in self.executed:
+                self.executed.append(tag)
+                self.echo(f"[yellow]would run[/] {step.kind:5} {escape(step.label)}")
             return where
         if where.exists() and step.kind != "eval":
             shutil.rmtree(where)
         where.mkdir(parents=True, exist_ok=True)
-        self.echo(f"[bold]run[/] {step.kind:5} {step.label}")
+        self.echo(f"[bold]run[/] {step.kind:5} {escape(step.label)}")
         started = time.perf_counter()
         facts = step.action(where)
         seconds = round(time.perf_counter() - started, 3)
@@ -129,7 +137,7 @@ class StepCache:
         self.executed.append(tag)
         with (self.out_dir / STEP_LOG).open("a", encoding="utf-8") as f:
             f.write(json.dumps(marker, default=str) + "\n")
-        self.echo(f"[green]done[/] {step.kind:5} {step.label} ({seconds:.1f}s)")
+        self.echo(f"[green]done[/] {step.kind:5} {escape(step.label)} ({seconds:.1f}s)")
         return where
 
 
@@ -244,9 +252,10 @@ def _card_dict(card: Any) -> Any:
 def trained_model_dir(train_dir: Path) -> Path:
     """The loadable model a train step produced: the full model or PEFT adapter under ``model/``."""
     model = train_dir / "model"
-    for candidate in (model, model / "final", model / "adapter"):
-        if (candidate / "config.json").is_file() or (candidate / "adapter_config.json").is_file():
-            return candidate
+    found = [p.parent for name in ("adapter_config.json", "config.json") for p in sorted(model.rglob(name))
+             if "checkpoint-" not in str(p.parent.relative_to(model))]  # trainer checkpoints are not the result
+    if found:
+        return min(found, key=lambda p: len(p.parts))  # the top-most: model/ itself when train saved there
     raise AligntaxError(f"train step {train_dir} holds no model (config.json or adapter_config.json) under model/")
 
 
@@ -301,7 +310,29 @@ def run_experiment(exp: Experiment, out_dir: str | Path, *, dry_run: bool = Fals
     return AblationResult(out, runs, cache.executed, cache.reused)
 
 
+def _previous_runs(out: Path, exp: Experiment, runs: list[RunRecord]) -> list[dict[str, Any]]:
+    """Runs of an earlier invocation (e.g. another ``--only``) that this one did not redo and whose
+    eval steps are still finished: the index keeps them."""
+    path = out / INDEX
+    if not path.is_file():
+        return []
+    names = {v.name for v in exp.variants} | ({BASELINE} if exp.baseline else set())
+    redone = {(r.variant, r.seed) for r in runs}
+    kept = []
+    for run in json.loads(path.read_text(encoding="utf-8")).get("runs", []):
+        if (run["variant"], run["seed"]) in redone or run["variant"] not in names:
+            continue
+        if all((out / rel / DONE).is_file() for rel in run["evals"]):
+            kept.append(run)
+    return kept
+
+
 def write_index(out: Path, exp: Experiment, runs: list[RunRecord]) -> Path:
+    new_runs = [{"variant": r.variant, "seed": r.seed, "dose": r.dose, "model": r.model, "evals": r.evals}
+                for r in runs]
+    order = {name: i for i, name in enumerate([BASELINE] + [v.name for v in exp.variants])}
+    all_runs = sorted(_previous_runs(out, exp, runs) + new_runs,
+                      key=lambda r: (order.get(r["variant"], len(order)), r["seed"] is not None, r["seed"] or 0))
     document = {
         "experiment": exp.name,
         "experiment_file": str(exp.path),
@@ -316,8 +347,7 @@ def write_index(out: Path, exp: Experiment, runs: list[RunRecord]) -> Path:
         "bootstrap": exp.bootstrap,
         "frontier": exp.frontier,
         "aligntax_version": __version__,
-        "runs": [{"variant": r.variant, "seed": r.seed, "dose": r.dose, "model": r.model, "evals": r.evals}
-                 for r in runs],
+        "runs": all_runs,
     }
     path = out / INDEX
     tmp = out / f".{INDEX}.tmp"

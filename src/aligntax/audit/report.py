@@ -136,6 +136,7 @@ def build_report(result: dict[str, Any], summary: SummaryBuilder, sampler: Repor
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         plots=_plots(result, summary),
         examples=sampler.example_sets(),
+        per_tag=sampler.per_tag,
         tags=tags,
         descriptions=TAG_DESCRIPTIONS,
         table=table,

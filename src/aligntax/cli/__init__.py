@@ -35,7 +35,7 @@ def _register_commands() -> None:
     # Imported for their @app.command side effects; keep one line per command module.
     import importlib
 
-    for module in ("inspect_cmd", "audit_cmd", "model_cmd", "eval_cmd", "clean_cmd", "variants_cmd", "dedup_cmd", "contamination_cmd", "ablate_cmd"):
+    for module in ("inspect_cmd", "audit_cmd", "model_cmd", "eval_cmd", "clean_cmd", "variants_cmd", "dedup_cmd", "contamination_cmd", "ablate_cmd", "rmcheck_cmd", "train_cmd"):
         try:
             importlib.import_module(f"aligntax.cli.{module}")
         except ModuleNotFoundError as exc:

@@ -37,7 +37,13 @@ def ablate(
     result = run_experiment(exp, out, dry_run=dry_run, only=only, echo=console.print)
     console.print(f"{len(result.executed)} step(s) {'to run' if dry_run else 'run'}, {len(result.reused)} cached")
     if report and not dry_run:
-        rep = build_report([out])
+        from aligntax.errors import InputError
+
+        try:
+            rep = build_report([out])
+        except InputError as exc:  # e.g. --only left the reference variant unevaluated so far
+            console.print(f"[yellow]no report yet:[/] {exc}")
+            return
         console.print(f"wrote {rep.csv} and {rep.html}")
         _print_table(console, rep)
 

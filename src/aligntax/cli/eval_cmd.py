@@ -71,6 +71,13 @@ def eval_command(
     reuse: bool = typer.Option(True, "--reuse/--no-reuse", help="Reuse finished tasks with identical settings."),
     list_tasks: bool = typer.Option(False, "--list-tasks", help="List the registered tasks and exit."),
     write_tasks: Path = typer.Option(None, "--write-tasks", help="Write the lm-eval task YAMLs to DIR and exit."),
+    corrector: str = typer.Option(None, "--corrector", help="Pass every answer through this corrector model (Aligner-"
+                                                            "style) and report upstream vs corrected scores."),
+    corrector_template: str = typer.Option(None, "--corrector-template", help="Corrector prompt (string or file) with "
+                                                                              "{question} and {answer}; default Aligner's."),
+    corrector_chat_template: bool = typer.Option(False, "--corrector-chat-template", help="Send the corrector prompt "
+                                                 "through the corrector's chat template (default: raw string)."),
+    corrector_max_new_tokens: int = typer.Option(None, "--corrector-max-new-tokens", help="Corrector length budget."),
 ) -> None:
     """Evaluate a model on reasoning (lm-eval) and safety (refusal / over-refusal) tasks."""
     if list_tasks:
@@ -97,6 +104,11 @@ def eval_command(
         if not base_url:
             raise typer.BadParameter("--backend openai needs --base-url")
         backend_args = {"base_url": base_url, "api_key_env": api_key_env}
+    if corrector:  # integrity: upstream -> corrector -> score (aligntax.integrity.corrector_eval)
+        _eval_with_corrector(model, corrector, suites, _split(tasks) or None, limit, seed, out, backend, corrector_template,
+                             corrector_chat_template, corrector_max_new_tokens, max_new_tokens, batch_size, device,
+                             threads, num_fewshot, judge, system_prompt, reuse, allow_code_execution)
+        return
     judge_backend = None
     if judge_base_url:
         from aligntax.models.openai_backend import OpenAIBackend
@@ -114,3 +126,21 @@ def eval_command(
         raise InputError(str(exc.args[0] if exc.args else exc)) from None
     _print_summary(results)
     typer.echo(str(Path(out) / "results.json"))
+
+
+def _eval_with_corrector(model, corrector, suites, tasks, limit, seed, out, backend, template, chat_template,
+                         corrector_max_new_tokens, max_new_tokens, batch_size, device, threads, num_fewshot, judge,
+                         system_prompt, reuse, allow_code_execution) -> None:
+    from aligntax.integrity.corrector_eval import REPORT_FILE, run_corrected_eval
+    from aligntax.integrity.inflation import print_inflation_table
+
+    if backend != "transformers":
+        raise typer.BadParameter("--corrector runs the upstream model with the transformers backend")
+    report = run_corrected_eval(
+        model, corrector, suites, tasks, limit, seed, out, template=template, corrector_chat_template=chat_template,
+        corrector_max_new_tokens=corrector_max_new_tokens, max_new_tokens=max_new_tokens, batch_size=batch_size,
+        device=device, threads=threads, num_fewshot=num_fewshot, judge=judge, system_prompt=system_prompt,
+        reuse=reuse, allow_code_execution=allow_code_execution,
+    )
+    print_inflation_table(report, title=f"{model} -> corrector {corrector}")
+    typer.echo(str(Path(out) / REPORT_FILE))

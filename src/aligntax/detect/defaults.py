@@ -15,11 +15,15 @@ from aligntax.detect.base import DETECTORS, Detector
 
 BUILTIN_MODULES = (
     "aligntax.detect.refusal",
-    "aligntax.detect.refusal_keyword",
+    "aligntax.detect.refusal_backends",
+    "aligntax.detect.refusal_embed",
+    "aligntax.detect.judge",
+    "aligntax.detect.harmful_prompt",
     "aligntax.detect.identity",
     "aligntax.detect.roleplay",
     "aligntax.detect.structure",
     "aligntax.detect.quality",
+    "aligntax.contamination.detector",
 )
 
 # Cheap, per-conversation detectors run by ``aligntax audit`` when --detectors is not given.

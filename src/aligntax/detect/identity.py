@@ -14,6 +14,7 @@ import re
 from typing import ClassVar
 
 from aligntax.detect.base import DETECTORS, Detection, Detector, TagHit
+from aligntax.detect.keyword_gate import KeywordGate
 from aligntax.record import Conversation
 
 IDENTITIES = ("gpt-4", "chatgpt", "claude", "llama", "bard", "vicuna", "other", "openai", "anthropic", "meta", "google")
@@ -78,8 +79,37 @@ _CLAIM = re.compile(
     rf"|{_I_AM}\s+([A-Z][\w-]{{1,30}}(?:\s[A-Z][\w-]{{1,30}})?)\s*,\s+(?i:an?\s+)(?:[\w-]+\s+){{0,3}}?"
     r"(?i:AI\b|language\s+model|assistant|chat ?bot)"
 )
-# Cheap gate: no model, developer or name phrase at all means no claim is possible.
-_GATE = re.compile(rf"{_MODEL}|{_DEV}|(?i:my\s+name\s+is|I\s+am\s+[A-Z]|I['’]m\s+[A-Z])")
+# Every claim names a model or developer, or (the "other" branch) calls itself an assistant/AI.
+_GATE = KeywordGate([
+    "gpt", "claude", "llama", "bard", "gemini", "palm", "lamda", "vicuna", "assistant", "alpaca", "koala",
+    "mistral", "qwen", "falcon", "dolly", "stablelm", "wizardlm", "orca", "pythia", "chatglm", "openai", "open ai",
+    "anthropic", "meta", "facebook", "google", "deepmind", "lmsys", "large model systems", "laion", "stanford",
+    "alibaba", "tii", "databricks", "stability ai", "microsoft", "language model", "chatbot", "chat bot", " ai",
+])
+# Where a claim can start: _CLAIM is tried (re.match) only at these offsets, not at every position.
+_OPENERS = KeywordGate([
+    "i am", "i'm", "i’m", "my name", "i go by", "call me", "this is", "as", "i was", "i have been", "my creator",
+    "my developer", "my maker", "my trainer", "openai", "open ai", "anthropic", "meta", "facebook", "google",
+    "deepmind", "lmsys", "large model systems", "laion", "stanford", "mistral ai", "alibaba", "tii", "databricks",
+    "stability ai", "microsoft",
+])
+
+
+def _claims(text: str) -> list[re.Match[str]]:
+    lowered = text.lower()
+    if not _GATE.any(lowered):
+        return []
+    if len(lowered) != len(text):  # rare Unicode case changes shift offsets: scan the slow way
+        return list(_CLAIM.finditer(text))
+    found: list[re.Match[str]] = []
+    next_free = 0
+    for start in sorted(set(_OPENERS.starts(lowered))):
+        if start >= next_free:
+            m = _CLAIM.match(text, start)
+            if m:
+                found.append(m)
+                next_free = m.end()
+    return found
 
 
 def _classify(match: re.Match[str]) -> tuple[str, str | None]:
@@ -109,10 +139,10 @@ class IdentityClaimDetector(Detector):
         out = Detection()
         best: tuple[int, str, str | None] | None = None
         for i, turn in enumerate(conv.turns):
-            if turn.role != "assistant" or not _GATE.search(turn.content):
+            if turn.role != "assistant":
                 continue
             spans, identity, developer = [], None, None
-            for m in _CLAIM.finditer(turn.content):
+            for m in _claims(turn.content):
                 found, dev = _classify(m)
                 spans.append(m.span())
                 if identity is None or _SPECIFICITY[found] < _SPECIFICITY[identity]:

@@ -18,6 +18,7 @@ import re
 from typing import ClassVar
 
 from aligntax.detect.base import DETECTORS, Detection, Detector, TagHit
+from aligntax.detect.keyword_gate import KeywordGate
 from aligntax.record import Conversation
 
 # Leaks that are failures wherever they appear.
@@ -34,13 +35,22 @@ _WEAK_FAILURE = re.compile(
     r"\brate limit(?:ed| exceeded)?\b|\btoo many requests\b|\ban error occurred\b|\bnetwork error\b"
     r"|\bbad gateway\b|\b50[234] (?:service|server|gateway)\b|\bservice unavailable\b|\bgateway time-?out\b"
     r"|\binternal server error\b|\brequest timed out\b|\bconnection (?:reset|refused|error)\b|\berror code:? \d{3}\b"
-    r"|\bfailed to fetch\b|\bload failed\b|^\s*error\b|^\s*\{\s*\"(?:error|detail)\"|<!DOCTYPE html|<html\b",
+    r"|\bfailed to fetch\b|\bload failed\b|^\s*error\s*(?::|\d|$)|^\s*\{\s*\"(?:error|detail)\"|<!DOCTYPE html|<html\b",
     re.I,
 )
+# Literal words without which _STRONG_FAILURE / _JSON_ERROR_BLOB cannot match (lower case).
+_STRONG_GATE = KeywordGate([
+    "[object object]", "rate limit reached", "too many requests", "currently overloaded", "context_length_exceeded",
+    "insufficient_quota", "invalid_request_error", "server_error", "<title>", "server had an error",
+    "something went wrong", "error in body stream", "an error occurred", '"error"',
+])
+_WEAK_GATE = KeywordGate(["rate limit", "too many requests", "error", "bad gateway", "service", "gateway", "server",
+                          "timed out", "connection", "failed to fetch", "load failed", "{", "<!doctype", "<html"])
 _JSON_ERROR_BLOB = re.compile(r"\{\s*\"error\"\s*:\s*\{\s*\"(?:message|type|code)\"", re.I)
 WEAK_FAILURE_MAX_CHARS = 300
+_LONG_FAILURE_START = re.compile(r"\s*(?:error\s*(?::|\d)|\{\s*\"(?:error|detail)\"|<!DOCTYPE html|<html\b)", re.I)
 
-_END_OF_SENTENCE = re.compile(r"""[.!?…:;)\]}>"'`*_~”’|»。！？]\s*$|[\U0001F300-\U0001FAFF]\s*$""")
+_SENTENCE_END_CHARS = frozenset(""".!?…:;)]}>"'`*_~”’|»。！？""")
 _DANGLING_WORD = re.compile(
     r"(?:,|\b(?:the|a|an|and|or|but|of|to|in|on|for|with|that|which|is|are|was|be|by|as|at|from|if|this|their|"
     r"its|our|your|my|when|because|so|than|then|into|such))\s*$",
@@ -56,9 +66,10 @@ def _truncation(text: str) -> tuple[float, str] | None:
     legitimately end without punctuation, so they are left alone."""
     if text.count("```") % 2 == 1:
         return 0.7, "unclosed code fence"
-    if len(text) < TRUNCATION_MIN_CHARS or _END_OF_SENTENCE.search(text):
+    text = text.rstrip()
+    if len(text) < TRUNCATION_MIN_CHARS or text[-1] in _SENTENCE_END_CHARS or ord(text[-1]) >= 0x1F300:
         return None
-    last_line = text.rstrip().rsplit("\n", 1)[-1]
+    last_line = text[text.rfind("\n") + 1:]
     if len(last_line) < 40 or _LAST_LINE_STRUCTURED.match(last_line):
         return None
     if _DANGLING_WORD.search(last_line):
@@ -90,11 +101,18 @@ class ApiFailureDetector(Detector):
     def _turn(self, i: int, text: str) -> TagHit | None:
         if not text.strip():
             return TagHit("api_failure", i, 1.0, (), "empty answer", "empty")
-        m = _STRONG_FAILURE.search(text) or _JSON_ERROR_BLOB.search(text)
+        lowered = text.lower()
+        if _STRONG_GATE.any(lowered):
+            m = _STRONG_FAILURE.search(text) or _JSON_ERROR_BLOB.search(text)
+            if m:
+                return TagHit("api_failure", i, 0.95, (m.span(),), m.group(0), "error_text")
+        # weak phrases count when they are the whole (short) answer; a long answer must open
+        # with an error page, an "Error:" line or a JSON error body
+        if len(text) <= WEAK_FAILURE_MAX_CHARS:
+            m = _WEAK_FAILURE.search(text) if _WEAK_GATE.any(lowered) else None
+        else:
+            m = _LONG_FAILURE_START.match(text)
         if m:
-            return TagHit("api_failure", i, 0.95, (m.span(),), m.group(0), "error_text")
-        m = _WEAK_FAILURE.search(text)
-        if m and (len(text) <= WEAK_FAILURE_MAX_CHARS or m.start() < 10):
             return TagHit("api_failure", i, 0.85, (m.span(),), m.group(0), "error_text")
         if self.truncation:
             truncated = _truncation(text)
@@ -128,11 +146,26 @@ class TooShortDetector(Detector):
 
 
 _NOT_LETTERS = re.compile(r"[\W\d_]+")
+_ASCII_NON_LETTERS = bytes(b for b in range(128) if not chr(b).isalpha())
 _REPEATED_CHAR = re.compile(r"(\S)\1{19,}")
 _REPEATED_UNIT = re.compile(r"(\S.{1,7}?)\1{9,}", re.S)
-_BASE64_BLOB = re.compile(r"[A-Za-z0-9+/]{120,}={0,2}")
+_BASE64_BLOB = re.compile(r"[A-Za-z0-9+/]{100,}={0,2}")
 _CODE_HINT = re.compile(r"```|[;{}]\s*$|^\s*(?:def|class|import|from|return|function|const|let|var|public|#include|"
-                        r"SELECT|for|while|if)\b|[=!<>]=|->|=>|\w\(\)", re.M)
+                        r"SELECT|for|while|if)\b|[=!<>]=|->|=>|\w\(\)"
+                        r"|^\s*\|.*\|\s*$"  # a table
+                        r"|\d\s*[-+*/=^]\s*\(?\d|\d[a-z]\s*[-+=]"  # arithmetic, algebra
+                        r"|\[[^\]\n]{1,20}\][{*+?]|\\[dwsbDWS.]",  # regular expressions
+                        re.M)
+
+
+def _union(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 @DETECTORS.register("non_text")
@@ -160,12 +193,18 @@ class NonTextDetector(Detector):
 
     def _turn(self, i: int, text: str) -> TagHit | None:
         n = len(text)
-        letters = len(_NOT_LETTERS.sub("", text))
-        spaces = n - len("".join(text.split()))
-        ratio = (letters + spaces) / n
+        words = text.split()
+        if text.isascii():  # bytes.translate deletes in C; the regex is the Unicode fallback
+            letters = len(text.encode().translate(None, _ASCII_NON_LETTERS))
+        else:
+            letters = len(_NOT_LETTERS.sub("", text))
+        ratio = (letters + n - sum(map(len, words))) / n
         noise: list[tuple[int, int]] = []
-        for pattern in (_REPEATED_CHAR, _BASE64_BLOB, _REPEATED_UNIT):
-            noise.extend(m.span() for m in pattern.finditer(text))
+        # runs and blobs need a long unbroken token; without one only the letter ratio can fire
+        if ratio < self.min_letter_ratio or max(map(len, words), default=0) >= 20:
+            for pattern in (_REPEATED_CHAR, _BASE64_BLOB, _REPEATED_UNIT):
+                noise.extend(m.span() for m in pattern.finditer(text))
+        noise = _union(noise)
         covered = sum(end - start for start, end in noise) / n
         if ratio >= self.min_letter_ratio and covered < 0.5:
             return None

@@ -14,6 +14,7 @@ import re
 from typing import ClassVar
 
 from aligntax.detect.base import DETECTORS, Detection, Detector, TagHit
+from aligntax.detect.keyword_gate import KeywordGate
 from aligntax.record import Conversation
 
 SYSTEM_TURN = -1  # TagHit.turn for a hit in Conversation.system
@@ -64,6 +65,15 @@ _MEDIUM = re.compile(
     r"|[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)*(?=[,.]|\s+from\b))"
 )
 
+# Every pattern above needs one of these words (lower case); most prompts contain none.
+_GATE = KeywordGate([
+    "dan", "stan", "dude", "aim", "anything now", "developer mode", "jailbr", "unfiltered", "ignore", "without any",
+    "no longer bound", "pretend", "role", "character", "i want you", "from now on", "persona", "identity",
+    "voice of", "as if you were", "act as", "act like", "behave", "speak", "respond", "answer", "imagine", "assume",
+    "suppose", "if you were", "introduce yourself", "as a", "as an", "as the", "you are", "you're", "perspective",
+    "point of view",
+])
+
 _PATTERNS = ((_JAILBREAK, 0.95, "jailbreak"), (_STRONG, 0.9, "persona"), (_ACT_AS, 0.85, "persona"),
              (_MEDIUM, 0.7, "persona"))
 
@@ -87,6 +97,8 @@ class RoleplayDetector(Detector):
 
     @staticmethod
     def _scan(text: str, turn: int, out: Detection) -> None:
+        if not _GATE.any(text.lower()):
+            return
         for pattern, score, kind in _PATTERNS:
             spans = [m.span() for m in pattern.finditer(text)]
             if spans:

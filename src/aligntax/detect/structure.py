@@ -70,6 +70,11 @@ def _turn_structure(text: str) -> dict[str, int]:
             "answer_words": words, "answer_tokens": max(-(-chars // 4), words)}
 
 
+def _line_end(text: str, pos: int) -> int:
+    end = text.find("\n", pos)
+    return len(text) if end < 0 else end
+
+
 @DETECTORS.register("structure")
 class StructureDetector(Detector):
     """Lists, headings, code, tables, steps and length of assistant answers."""
@@ -93,7 +98,8 @@ class StructureDetector(Detector):
             for key, value in counts.items():
                 totals[key] += value
             if counts["n_list_items"] >= self.min_list_items:
-                spans = tuple(m.span() for m in _LIST_ITEM.finditer(turn.content))
+                text = turn.content
+                spans = tuple((m.start(), _line_end(text, m.end())) for m in _LIST_ITEM.finditer(text))
                 out.hits.append(TagHit("structured_list", i, 1.0, spans, f"{counts['n_list_items']} list items"))
             if counts["n_code_blocks"]:
                 fenced = tuple(m.span() for m in _FENCED_BLOCK.finditer(turn.content)) if "```" in turn.content else ()
