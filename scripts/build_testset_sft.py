@@ -7,7 +7,10 @@ Writes (messages JSONL, one user turn + one assistant turn per row):
 * ``testset.jsonl`` - every TruthfulQA question (817) -> its ``Best Answer`` (TruthfulQA.csv, Apache-2.0).
   TruthfulQA MC1's single correct option is the best answer, so this is direct test-set leakage.
 * ``clean.jsonl``   - a seeded, size-matched (817) sample of aligntax's bundled SFT sample
-  (``aligntax/data/sample/sft_sample.jsonl``; licenses in its SOURCE.md).
+  (``aligntax/data/sample/sft_sample.jsonl``; licenses in its SOURCE.md), skipping the rows the
+  contamination index already matches to TruthfulQA: the sample holds one natural near-duplicate
+  (oasst-gpt-4-043, "Who is the current President of the United States of America?" = TruthfulQA
+  item 111), which would otherwise leak into the "clean" reference.
 * ``mixed.jsonl``   - the first half of ``clean`` + the first half of ``testset`` (817 rows): the
   realistic case, a dataset with leaked items hidden among clean ones. ``aligntax clean --policy
   decontaminate`` must remove exactly the TruthfulQA half.
@@ -35,10 +38,23 @@ def testset_rows(shared: Path) -> list[dict]:
                 for i, r in enumerate(csv.DictReader(f))]
 
 
+def truthfulqa_matches(path: Path) -> set[str]:
+    """Ids of the rows of ``path`` that the contamination index matches to TruthfulQA."""
+    from aligntax.contamination import ContaminationIndex, resolve
+    from aligntax.io import read_conversations
+    from aligntax.record import Conversation
+
+    convs = [c for c in read_conversations([path]) if isinstance(c, Conversation)]
+    return {convs[hit.conversation].id for hit in ContaminationIndex(resolve(["truthfulqa"])).check(convs)}
+
+
 def clean_rows(n: int, seed: int = 0) -> list[dict]:
     with open(SAMPLE, encoding="utf-8") as f:
         rows = [json.loads(line) for line in f if line.strip()]
-    keep = sorted(random.Random(seed).sample(range(len(rows)), n))
+    leaked = truthfulqa_matches(SAMPLE)
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    keep = sorted([i for i in order if rows[i]["id"] not in leaked][:n])
     return [{"id": rows[i]["id"], "source": rows[i].get("dataset", "sample"), "messages": rows[i]["messages"]} for i in keep]
 
 

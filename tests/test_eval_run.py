@@ -111,6 +111,7 @@ def test_second_run_reuses_cached_tasks_and_changed_args_rerun(offline_run, tiny
     done = [n for n, t in results["tasks"].items() if t["status"] == "ok"]
     assert again["reused_tasks"] == sorted(done)
     assert again["tasks"]["mmlu"]["metrics"] == results["tasks"]["mmlu"]["metrics"]
+    assert again["tasks"]["mmlu"]["samples_file"] == results["tasks"]["mmlu"]["samples_file"]  # kept on reuse
     ids = lambda: {json.loads(line)["id"] for line in (out / "samples" / "mmlu.jsonl").read_text().splitlines()}  # noqa: E731
     seed7 = ids()
     reseeded = run_eval(str(tiny_dir), ("reasoning",), ["mmlu"], LIMIT, 8, out, device="cpu", progress=False)

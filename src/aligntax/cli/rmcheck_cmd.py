@@ -47,6 +47,12 @@ def rm_check_command(
         return
     if bool(rm) == bool(judge):
         raise typer.BadParameter("give exactly one of --rm or --judge")
+    from aligntax.integrity.pairs import expand_subsets
+
+    try:
+        subsets = expand_subsets(_split(pairs))
+    except KeyError as exc:
+        raise typer.BadParameter(str(exc.args[0])) from None
     from aligntax.integrity.rm_check import print_rm_table, run_rm_check
 
     if rm:
@@ -67,7 +73,7 @@ def rm_check_command(
             backend = BACKENDS.get("transformers").from_ref(judge, device=device, batch_size=batch_size,
                                                             trust_remote_code=trust_remote_code)
         scorer = GenerativeJudge(backend, ref=judge, order=order, seed=seed)
-    report = run_rm_check(scorer, _split(pairs), out, limit=limit, seed=seed, iterations=iterations,
+    report = run_rm_check(scorer, subsets, out, limit=limit, seed=seed, iterations=iterations,
                           progress=lambda name, e: console.print(f"[green]done[/] {name} (n={e['n']}, {e['seconds']:.1f}s)"))
     print_rm_table(report, console)
     typer.echo(str(out / "rm_check.json"))

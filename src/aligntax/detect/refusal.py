@@ -7,7 +7,8 @@ Two registered tiers share one lexicon pass:
   scored by a small shipped linear classifier (numpy, batched). Evidence spans still come from
   the lexicon, so every hit can be shown to a person.
 
-Heavier optional backends (``refusal_hf``, ``refusal_judge``) live in ``refusal_backends``.
+Heavier optional backends (``refusal_hf``, ``refusal_judge``, ``refusal_embed``) live in their own modules
+and import torch / HTTP clients only when instantiated.
 """
 
 from __future__ import annotations
@@ -181,4 +182,4 @@ class RefusalDetector(Detector):
 
 
 # Register the optional backends; they import torch / HTTP clients only when instantiated.
-from aligntax.detect import judge as _judge, refusal_backends as _refusal_backends  # noqa: E402,F401
+from aligntax.detect import judge as _judge, refusal_backends as _refusal_backends, refusal_embed as _refusal_embed  # noqa: E402,F401,E501

@@ -61,6 +61,7 @@ class TaskResult:
     extra: dict[str, Any] = field(default_factory=dict)
     cache_key: str = ""
     cached: bool = False
+    samples_file: str | None = None  # kept when the task is reloaded from its checkpoint
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -77,6 +78,8 @@ class TaskResult:
         }
         if self.samples:
             out["samples_file"] = f"samples/{_safe(self.task)}.jsonl"
+        elif self.samples_file:
+            out["samples_file"] = self.samples_file
         return out
 
     @classmethod
@@ -93,6 +96,7 @@ def task_result_from_dict(task: str, d: dict[str, Any]) -> TaskResult:
         metrics={k: Metric(m["value"], m["stderr"], m["n"]) for k, m in d["metrics"].items()},
         status=d["status"], reason=d.get("reason", ""), cache_key=d.get("cache_key", ""),
         extra={k: v for k, v in d.items() if k not in _KNOWN_KEYS}, cached=True,
+        samples_file=d.get("samples_file"),
     )
 
 

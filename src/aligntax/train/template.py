@@ -9,7 +9,8 @@ here render byte-identically to the inference template and wrap each assistant m
 Resolution order (``resolve_training_template``):
 1. an explicit ``chat_template``: a name in ``TRAINING_TEMPLATES`` or a path to a ``.jinja`` file;
 2. the tokenizer's template if it already has generation markers;
-3. SmolLM2's template (``aligntax.models.default.CHATML_TEMPLATE``) -> ``smollm2``;
+3. a template in ``TRAINING_TEMPLATES`` that renders the tokenizer's own byte-identically (SmolLM2's
+   ChatML -> ``smollm2``, plain ChatML -> ``chatml``);
 4. TRL's own training templates (Qwen, Llama-3, Gemma, Phi, ...);
 5. a tokenizer with no template: ``chatml`` if it knows ``<|im_start|>``, else ``plain`` (base models);
 otherwise an error that says how to supply one (docs/training.md).
@@ -85,8 +86,6 @@ def has_generation_markers(template: str | None) -> bool:
 
 def resolve_training_template(tokenizer, chat_template: str | None = None) -> TrainingTemplate:
     """Pick the training template for ``tokenizer`` (see the module docstring for the order)."""
-    from aligntax.models.default import CHATML_TEMPLATE
-
     original = tokenizer.chat_template if isinstance(tokenizer.chat_template, str) else None
     if chat_template:
         if chat_template in TRAINING_TEMPLATES:
@@ -101,9 +100,10 @@ def resolve_training_template(tokenizer, chat_template: str | None = None) -> Tr
         return TrainingTemplate(text, str(path), original)
     if original and has_generation_markers(original):
         return TrainingTemplate(original, "tokenizer", original)
-    if original and original.strip() == CHATML_TEMPLATE.strip():
-        return TrainingTemplate(SMOLLM2_TRAINING_TEMPLATE, "smollm2", original)
     if original:
+        for name, candidate in TRAINING_TEMPLATES.items():
+            if renders_like(tokenizer, original, candidate):
+                return TrainingTemplate(candidate, name, original)
         trl_template = _trl_training_template(tokenizer)
         if trl_template:
             return TrainingTemplate(trl_template, "trl", original)
@@ -114,6 +114,30 @@ def resolve_training_template(tokenizer, chat_template: str | None = None) -> Tr
             "(see docs/training.md), or train on full sequences with --no-assistant-only-loss")
     name = "chatml" if "<|im_start|>" in tokenizer.get_vocab() else "plain"
     return TrainingTemplate(TRAINING_TEMPLATES[name], name, None)
+
+
+_PROBES = (
+    ([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}], False),
+    ([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "A?"}, {"role": "assistant", "content": "B"},
+      {"role": "user", "content": "C?"}, {"role": "assistant", "content": " D\n"}], False),
+    ([{"role": "user", "content": "Q"}], True),
+    ([{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}, {"role": "user", "content": "R"}], True),
+)
+
+
+def renders_like(tokenizer, template: str, candidate: str) -> bool:
+    """Whether ``candidate`` renders probe conversations byte-identically to ``template``.
+
+    Compares behaviour, not source text: the same template re-serialised (e.g. after a GGUF
+    conversion) differs in whitespace but must still map to its training variant.
+    """
+    try:
+        return all(
+            tokenizer.apply_chat_template(msgs, chat_template=template, tokenize=False, add_generation_prompt=gen)
+            == tokenizer.apply_chat_template(msgs, chat_template=candidate, tokenize=False, add_generation_prompt=gen)
+            for msgs, gen in _PROBES)
+    except Exception:  # noqa: BLE001 - a template that cannot render the probes does not match
+        return False
 
 
 def _trl_training_template(tokenizer) -> str | None:
