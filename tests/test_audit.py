@@ -183,3 +183,22 @@ def test_cli_audit(tmp_path, shared_data, write_jsonl):
     assert pq.read_table(tmp_path / "o" / "annotations.parquet").num_rows == 3
     bad = CliRunner().invoke(app, ["audit", str(path), "--out", str(tmp_path / "p"), "--detectors", "nope"])
     assert bad.exit_code == 2
+
+
+def test_default_input_is_the_bundled_sample_grouped_by_dataset(tmp_path):
+    from aligntax.cli import app, _register_commands
+
+    _register_commands()
+    res = CliRunner().invoke(app, ["audit", "--out", str(tmp_path / "a"), "--jobs", "2"])
+    assert res.exit_code == 0, res.output
+    assert "report:" in res.output and (tmp_path / "a" / "report.html").is_file()
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert summary["conversations"] == 3002
+    per_dataset = summary["per_dataset"]
+    assert set(per_dataset) == {"hh_rlhf_harmless_base", "oasst_model_eval_samples", "vicuna_bench_answers",
+                                "self_instruct", "gpteacher_roleplay"}
+    aligned = {k: v["tags"].get("aligned", {}).get("rate", 0.0) for k, v in per_dataset.items()}
+    # HH-RLHF harmless answers are full of refusals and deflections; pre-ChatGPT self-instruct has none
+    assert aligned["hh_rlhf_harmless_base"] > 0.15 > 0.02 > aligned["self_instruct"]
+    table = pq.read_table(tmp_path / "a" / "annotations.parquet", columns=["dataset"]).column("dataset").to_pylist()
+    assert table[0] == "hh_rlhf_harmless_base" and table[-1] == "gpteacher_roleplay"

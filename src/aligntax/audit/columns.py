@@ -40,6 +40,7 @@ def annotations_schema(tags: Sequence[str], metadata: dict[str, str] | None = No
         pa.field("index", pa.int64(), nullable=False),
         pa.field("sub", pa.int32(), nullable=False),
         pa.field("id", pa.string()),
+        pa.field("dataset", pa.string()),
         pa.field("tags", pa.list_(pa.string()), nullable=False),
         *(pa.field(score_column(t), pa.float32(), nullable=False) for t in tags),
         pa.field("identity", pa.string()),
@@ -51,6 +52,22 @@ def annotations_schema(tags: Sequence[str], metadata: dict[str, str] | None = No
     ]
     meta = {METADATA_KEY.decode(): str(ANNOTATIONS_SCHEMA_VERSION), **(metadata or {})}
     return pa.schema(fields, metadata=meta)
+
+
+DATASET_KEYS = ("dataset", "source_dataset", "data_source")
+
+
+def row_dataset(conv: Conversation) -> str | None:
+    """The row's own dataset label (mixed corpora carry one, e.g. the bundled sample's ``dataset``)."""
+    if "dataset" in conv.meta:  # set by the audit runner before ``raw`` is dropped for the workers
+        return conv.meta["dataset"]
+    raw = conv.raw
+    if isinstance(raw, dict):
+        for key in DATASET_KEYS:
+            value = raw.get(key)
+            if isinstance(value, str) and value:
+                return value
+    return None
 
 
 def _role(conv: Conversation, turn: int) -> str:
@@ -70,6 +87,7 @@ def to_record_batch(items: Sequence[Conversation | Malformed], detections: Seque
         if isinstance(item, Malformed):
             cols["sub"].append(0)
             cols["id"].append(None)
+            cols["dataset"].append(None)
             cols["tags"].append([MALFORMED_TAG])
             for column in scores.values():
                 column.append(0.0)
@@ -81,6 +99,7 @@ def to_record_batch(items: Sequence[Conversation | Malformed], detections: Seque
         assert det is not None
         cols["sub"].append(item.sub)
         cols["id"].append(item.id)
+        cols["dataset"].append(row_dataset(item))
         best: dict[str, float] = {}
         turn_tags = []
         for h in det.hits:

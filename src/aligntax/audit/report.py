@@ -103,7 +103,8 @@ def _plots(result: dict[str, Any], summary: SummaryBuilder) -> list[dict[str, st
     if lengths:
         plots.append({"title": "Answer lengths", "svg": lengths})
     if "aligned" in result["tags"]:
-        sources = sorted(result["per_source"].items(), key=lambda kv: -kv[1]["conversations"])[:MAX_SOURCES_PLOTTED]
+        groups = result.get("per_dataset") or result["per_source"]
+        sources = sorted(groups.items(), key=lambda kv: -kv[1]["conversations"])[:MAX_SOURCES_PLOTTED]
         sources = [(s, v) for s, v in sources if v["conversations"]]
         if sources:
             labels = [_short(s) for s, _ in sources]

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from aligntax import __version__
 from aligntax.audit.annotate import annotate, declared_tags
-from aligntax.audit.columns import ANNOTATIONS_SCHEMA_VERSION, annotations_schema, to_record_batch
+from aligntax.audit.columns import ANNOTATIONS_SCHEMA_VERSION, annotations_schema, row_dataset, to_record_batch
 from aligntax.audit.samples import TABLE_CAP, ReportSampler
 from aligntax.audit.summary import SummaryBuilder
 from aligntax.audit.writers import AnnotationsWriter, write_text_atomic
@@ -68,7 +68,7 @@ def _slim(item: Conversation | Malformed) -> Conversation | Malformed:
     if isinstance(item, Malformed):
         return Malformed(item.source, item.index, item.line, item.reason, None)
     return Conversation(item.id, item.source, item.index, item.turns, item.system, item.format, item.sub,
-                        meta=item.meta)
+                        meta={**item.meta, "dataset": row_dataset(item)})
 
 
 def _batches(items: Iterable[Conversation | Malformed], size: int) -> Iterator[list[Conversation | Malformed]]:

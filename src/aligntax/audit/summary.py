@@ -60,6 +60,7 @@ class SummaryBuilder:
         self.malformed_reasons: Counter[str] = Counter()
         self.tag_counts: Counter[str] = Counter()
         self.per_source: dict[str, Counter[str]] = defaultdict(Counter)
+        self.per_dataset: dict[str, Counter[str]] = defaultdict(Counter)
         self.identities: Counter[str] = Counter()
         self.lengths = {name: LengthStats() for name in LENGTH_COLUMNS}
 
@@ -67,9 +68,14 @@ class SummaryBuilder:
         self.rows += batch.num_rows
         sources = batch.column("source").to_pylist()
         reasons = batch.column("reason").to_pylist()
-        for source, tags, reason in zip(sources, batch.column("tags").to_pylist(), reasons):
+        datasets = batch.column("dataset").to_pylist()
+        for source, dataset, tags, reason in zip(sources, datasets, batch.column("tags").to_pylist(), reasons):
             counts = self.per_source[source]
             counts["rows"] += 1
+            if dataset is not None:
+                self.per_dataset[dataset]["rows"] += 1
+                self.per_dataset[dataset]["conversations"] += 1
+                self.per_dataset[dataset].update(tags)
             if reason is not None:
                 counts[MALFORMED_TAG] += 1
                 self.malformed += 1
@@ -99,19 +105,25 @@ class SummaryBuilder:
             return round(count / total, 6) if total else 0.0
 
         all_tags = list(self.tags) + sorted(set(self.tag_counts) - set(self.tags))
-        per_source = {}
-        for source, counts in sorted(self.per_source.items()):
-            convs = counts["conversations"]
-            per_source[source] = {
-                "rows": counts["rows"], "conversations": convs, "malformed": counts[MALFORMED_TAG],
-                "tags": {t: {"count": counts[t], "rate": rate(counts[t], convs)} for t in all_tags if counts[t]},
-            }
+        def grouped(groups: dict[str, Counter[str]]) -> dict[str, Any]:
+            out = {}
+            for name, counts in sorted(groups.items()):
+                convs = counts["conversations"]
+                out[name] = {
+                    "rows": counts["rows"], "conversations": convs, "malformed": counts[MALFORMED_TAG],
+                    "tags": {t: {"count": counts[t], "rate": rate(counts[t], convs)} for t in all_tags if counts[t]},
+                }
+            return out
+
+        per_source = grouped(self.per_source)
         return {
             "rows": self.rows,
             "conversations": n,
             "malformed": {"count": self.malformed, "reasons": dict(self.malformed_reasons.most_common(20))},
             "tags": {t: {"count": self.tag_counts[t], "rate": rate(self.tag_counts[t], n)} for t in all_tags},
             "per_source": per_source,
+            # rows that carry their own dataset label (mixed corpora), grouped by it
+            "per_dataset": grouped(self.per_dataset),
             "identities": {k: {"count": v, "rate": rate(v, n)} for k, v in self.identities.most_common()},
             "lengths": {name: stats.to_dict() for name, stats in self.lengths.items()},
         }

@@ -9,10 +9,13 @@ import typer
 
 from aligntax.cli import app
 
+BUNDLED_SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "sft_sample.jsonl"
+
 
 @app.command()
 def audit(
-    inputs: List[Path] = typer.Argument(..., help="Input files, directories or globs (any supported format)."),
+    inputs: Optional[List[Path]] = typer.Argument(None, help="Input files, directories or globs (any supported format). "
+                                                              "Default: the bundled real SFT sample."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory: annotations.parquet, summary.json, report.html."),
     detectors: Optional[str] = typer.Option(None, "--detectors", "-d",
                                             help="Comma-separated detector names or module:Class (default: the built-in set; "
@@ -34,6 +37,8 @@ def audit(
     from aligntax.audit import default_jobs, run_audit
     from aligntax.detect.defaults import parse_detector_names
 
+    if not inputs:
+        inputs = [BUNDLED_SAMPLE]
     if on_error not in ("quarantine", "skip", "fail"):
         raise typer.BadParameter("must be quarantine, skip or fail", param_hint="--on-error")
     try:

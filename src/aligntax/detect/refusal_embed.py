@@ -68,7 +68,7 @@ class SentenceEncoder:
         self.model.eval()
         if device:
             self.model.to(device)
-        self.max_length = max_length
+        self.max_length = min(max_length, int(getattr(self.model.config, "max_position_embeddings", max_length)))
         self.batch_size = batch_size
         self.dim = int(self.model.config.hidden_size)
         self.name = Path(path).name if model_dir else "all-MiniLM-L6-v2"

@@ -41,6 +41,7 @@ class TrainRecipe:
     gradient_checkpointing: bool = False
     deepspeed: str | None = None  # None | "zero2" | "zero3"
     assistant_only_loss: bool = True
+    sampler: str = "random"  # "group_by_length" batches similar lengths: far less padding (CPU runs)
     logging_steps: int = 1
     save_steps: int = 50
     save_total_limit: int | None = 2
@@ -80,7 +81,7 @@ PRESETS: dict[str, TrainRecipe] = {
     "cpu-mini": TrainRecipe(
         epochs=1.0, effective_batch_size=8, per_device_batch_size=8, lr=2e-5, lora_lr=2e-4,
         lr_scheduler="cosine", warmup_ratio=0.05, weight_decay=0.0, max_seq_len=512, bf16=False,
-        gradient_checkpointing=False, deepspeed=None, logging_steps=1, save_steps=25, save_total_limit=2,
+        gradient_checkpointing=False, deepspeed=None, sampler="group_by_length", logging_steps=1, save_steps=25, save_total_limit=2,
         lora_r=16, lora_alpha=32, lora_dropout=0.05,
     ),
 }
@@ -134,6 +135,8 @@ def _validate(r: TrainRecipe) -> None:
         problems.append("learning rates must be > 0")
     if r.max_steps <= 0 and r.epochs <= 0:
         problems.append("set epochs > 0 or max_steps > 0")
+    if r.sampler not in ("random", "sequential", "group_by_length"):
+        problems.append("sampler must be random, sequential or group_by_length")
     if not 0 <= r.warmup_ratio < 1:
         problems.append("warmup_ratio must be in [0, 1)")
     if problems:

@@ -83,12 +83,15 @@ def _sft_config(recipe: TrainRecipe, out: Path, *, lora: bool, seed: int, world:
         init_kwargs["revision"] = spec.revision
     if spec.gguf_file:
         init_kwargs["gguf_file"] = spec.gguf_file
-    checkpointing_field = "activation_checkpointing" if any(
-        f.name == "activation_checkpointing" for f in dataclasses.fields(SFTConfig)) else "gradient_checkpointing"
+    names = {f.name for f in dataclasses.fields(SFTConfig)}
+    checkpointing_field = "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
     checkpointing = {checkpointing_field: recipe.gradient_checkpointing,
                      f"{checkpointing_field}_kwargs": {"use_reentrant": False} if recipe.gradient_checkpointing else None}
+    sampler = ({"train_sampling_strategy": recipe.sampler} if "train_sampling_strategy" in names
+               else {"group_by_length": recipe.sampler == "group_by_length"})
     return SFTConfig(
         output_dir=str(out),
+        **sampler,
         num_train_epochs=recipe.epochs,
         max_steps=recipe.max_steps if recipe.max_steps > 0 else -1,
         per_device_train_batch_size=recipe.per_device_batch_size,
