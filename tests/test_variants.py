@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from aligntax.errors import PolicyError
-from aligntax.shape.manifest import sha256_file
+from aligntax.util import sha256_file
 from aligntax.shape.merge import merge
 from aligntax.shape.variants import make_variants, parse_doses, plan_counts
 

@@ -26,6 +26,7 @@ from typing import Any, Callable
 from aligntax import __version__
 from aligntax.ablate.experiment import BASELINE, DataBuild, Experiment, Variant
 from aligntax.errors import AligntaxError
+from aligntax.util import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +42,7 @@ INDEX = "ablation.json"
 STEP_LOG = "steps.jsonl"
 
 
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 22):
-            h.update(chunk)
-    return h.hexdigest()
+
 
 
 def paths_digest(paths: tuple[Path, ...] | list[Path]) -> list[str]:
@@ -56,10 +52,10 @@ def paths_digest(paths: tuple[Path, ...] | list[Path]) -> list[str]:
         if p.is_dir():
             h = hashlib.sha256()
             for f in sorted(q for q in p.rglob("*") if q.is_file()):
-                h.update(str(f.relative_to(p)).encode() + b"\0" + file_digest(f).encode())
+                h.update(str(f.relative_to(p)).encode() + b"\0" + sha256_file(f).encode())
             out.append(h.hexdigest())
         else:
-            out.append(file_digest(p))
+            out.append(sha256_file(p))
     return out
 
 
@@ -147,7 +143,7 @@ def data_step(build: DataBuild) -> Step:
     config = dict(build.config)
     policy = config.get("policy")
     if isinstance(policy, str) and Path(policy).is_file():  # a policy file: its bytes, not its path
-        config["policy"] = {"file_sha256": file_digest(Path(policy))}
+        config["policy"] = {"file_sha256": sha256_file(Path(policy))}
     digest = step_hash("data", build=build.kind, config=config, inputs=paths_digest(build.inputs))
     inputs = [str(p) for p in build.inputs]
 

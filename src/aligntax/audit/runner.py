@@ -29,6 +29,7 @@ from aligntax.audit.writers import AnnotationsWriter, write_text_atomic
 from aligntax.detect.defaults import build_detectors, parse_detector_names
 from aligntax.errors import InputError
 from aligntax.record import Conversation, Malformed
+from aligntax.util import batched
 
 BATCH_SIZE = 512
 ANNOTATIONS_FILE, SUMMARY_FILE, REPORT_FILE = "annotations.parquet", "summary.json", "report.html"
@@ -71,17 +72,6 @@ def _slim(item: Conversation | Malformed) -> Conversation | Malformed:
                         meta={**item.meta, "dataset": row_dataset(item)})
 
 
-def _batches(items: Iterable[Conversation | Malformed], size: int) -> Iterator[list[Conversation | Malformed]]:
-    batch: list[Conversation | Malformed] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def annotate_batches(items: Iterable[Conversation | Malformed], names: Sequence[str],
                      options: Mapping[str, Mapping[str, Any]] | None = None, *, jobs: int = 1,
                      batch_size: int = BATCH_SIZE) -> Iterator[tuple[list[Conversation | Malformed], pa.RecordBatch]]:
@@ -89,14 +79,14 @@ def annotate_batches(items: Iterable[Conversation | Malformed], names: Sequence[
     with at most ``2 * jobs`` batches in flight, so a fast reader cannot run ahead unboundedly."""
     if jobs <= 1:
         annotator = BatchAnnotator(names, options)
-        for batch in _batches(items, batch_size):
+        for batch in batched(items, batch_size):
             yield batch, annotator(batch)
         return
     # fork: workers inherit loaded detectors and plug-ins, and scripts without a __main__ guard work
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     with ctx.Pool(jobs, initializer=_init_worker, initargs=(list(names), dict(options or {}))) as pool:
         pending: deque = deque()
-        for batch in _batches(items, batch_size):
+        for batch in batched(items, batch_size):
             pending.append((batch, pool.apply_async(_annotate_in_worker, ([_slim(it) for it in batch],))))
             if len(pending) >= 2 * jobs:
                 done, result = pending.popleft()

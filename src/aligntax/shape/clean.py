@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from aligntax.audit.annotate import annotate
 from aligntax.detect.base import Detection, Detector
@@ -32,6 +32,7 @@ from aligntax.shape.manifest import (MANIFEST_FILE, RowLedger, StagedDir, base_m
                                      describe_files, write_json)
 from aligntax.shape.policy import DEDUP_TAGS, Policy, load_policy
 from aligntax.shape.rules import Decision, RuleEngine
+from aligntax.util import batched
 
 KEPT, REJECTED, ANNOTATIONS = "kept", "rejected.jsonl", "kept.annotations.jsonl"
 BATCH_SIZE = 512
@@ -100,17 +101,6 @@ def build_policy_detectors(policy: Policy) -> list[Detector]:
         return build_detectors(list(policy.detectors), policy.detectors)
     except (TypeError, ValueError, KeyError) as exc:
         raise PolicyError(f"{policy.origin}: field 'detectors': {exc}") from None
-
-
-def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
-    batch: list[Item] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 class _Sinks:
@@ -212,7 +202,7 @@ def run_clean(inputs: Sequence[str | Path], policy: Policy | str | Path, out_dir
     with StagedDir(out_dir) as staged:
         sinks = _Sinks(staged.path, fmt, kept_name)
         try:
-            for batch in _batches(read(progress), batch_size):
+            for batch in batched(read(progress), batch_size):
                 convs = [it for it in batch if isinstance(it, Conversation)]
                 found = iter(annotate(convs, detectors))
                 for item in batch:

@@ -13,17 +13,10 @@ from typing import Any, Iterable, Sequence
 
 from aligntax import __version__
 from aligntax.errors import ConservationError, InputError
+from aligntax.util import sha256_file
 
 MANIFEST_FILE = "manifest.json"
 _MASK = (1 << 64) - 1
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def describe_files(paths: Iterable[str | Path], root: Path | None = None) -> list[dict[str, Any]]:

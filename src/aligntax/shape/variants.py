@@ -27,7 +27,8 @@ import numpy as np
 from aligntax.audit.annotate import annotate, declared_tags
 from aligntax.errors import ConservationError, InputError, PolicyError
 from aligntax.record import Conversation
-from aligntax.shape.clean import BATCH_SIZE, _batches, output_format, reject_repeated_inputs
+from aligntax.shape.clean import BATCH_SIZE, output_format, reject_repeated_inputs
+from aligntax.util import batched
 from aligntax.shape.manifest import MANIFEST_FILE, StagedDir, base_manifest, describe_files, write_json
 
 MEMBERSHIP = "membership.jsonl"
@@ -84,7 +85,7 @@ def make_variants(inputs: Sequence[str | Path], out_dir: str | Path, *, tag: str
         return read_conversations(inputs, format=format, on_error=on_error, limit=limit)
 
     kinds = array("b")  # one entry per row read, in reading order
-    for batch in _batches(read(), batch_size):
+    for batch in batched(read(), batch_size):
         convs = [it for it in batch if isinstance(it, Conversation)]
         found = iter(annotate(convs, built))
         for item in batch:
