@@ -42,9 +42,6 @@ INDEX = "ablation.json"
 STEP_LOG = "steps.jsonl"
 
 
-
-
-
 def paths_digest(paths: tuple[Path, ...] | list[Path]) -> list[str]:
     """Content digests of input files (directories: every file below, by relative name)."""
     out = []
