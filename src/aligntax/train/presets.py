@@ -80,7 +80,7 @@ PRESETS: dict[str, TrainRecipe] = {
     # Measured on the embedded SmolLM2-135M, 2 CPU cores: see docs/training.md.
     "cpu-mini": TrainRecipe(
         epochs=1.0, effective_batch_size=8, per_device_batch_size=8, lr=2e-5, lora_lr=2e-4,
-        lr_scheduler="cosine", warmup_ratio=0.05, weight_decay=0.0, max_seq_len=512, bf16=False,
+        lr_scheduler="cosine", warmup_ratio=0.05, weight_decay=0.0, max_seq_len=256, bf16=False,
         gradient_checkpointing=False, deepspeed=None, sampler="group_by_length", logging_steps=1, save_steps=25, save_total_limit=2,
         lora_r=16, lora_alpha=32, lora_dropout=0.05,
     ),
