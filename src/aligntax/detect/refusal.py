@@ -133,8 +133,29 @@ class RefusalKeywordDetector(Detector):
         return scores_to_detection(self.name, items, self.threshold)
 
 
+class TurnScoringDetector(Detector):
+    """A refusal-family detector that scores every assistant turn of a batch in one call to
+    ``score_texts(texts, prompts) -> list[TurnScores]`` and thresholds at ``self.threshold``."""
+
+    threshold: float = 0.5
+
+    def score_texts(self, texts: list[str], prompts: list[str]) -> list[TurnScores]:
+        raise NotImplementedError
+
+    def detect(self, conv) -> Detection:
+        return self.detect_batch([conv])[0]
+
+    def detect_batch(self, convs: list) -> list[Detection]:
+        items = [(ci, i, text, prompt) for ci, c in enumerate(convs) for i, text, prompt in _assistant_items(c)]
+        scores = self.score_texts([it[2] for it in items], [it[3] for it in items])
+        per_conv: list[list] = [[] for _ in convs]
+        for (ci, i, text, _), s in zip(items, scores):
+            per_conv[ci].append((i, text, s, ""))
+        return [scores_to_detection(self.name, turns, self.threshold) for turns in per_conv]
+
+
 @DETECTORS.register("refusal")
-class RefusalDetector(Detector):
+class RefusalDetector(TurnScoringDetector):
     """Production tier: lexicon features + shipped n-gram classifier, batched in numpy.
 
     Options: ``weights`` (path to another ``.npz`` trained by scripts/train_refusal_classifier.py),
@@ -169,16 +190,6 @@ class RefusalDetector(Detector):
             out.append(TurnScores(refusal_any, float(probs[r, heads["partial"]]), moral, kw.ai_disclaimer, f.hits[r]))
         return out
 
-    def detect(self, conv) -> Detection:
-        return self.detect_batch([conv])[0]
-
-    def detect_batch(self, convs: list) -> list[Detection]:
-        items = [(ci, i, text, prompt) for ci, c in enumerate(convs) for i, text, prompt in _assistant_items(c)]
-        scores = self.score_texts([it[2] for it in items], [it[3] for it in items])
-        per_conv: list[list] = [[] for _ in convs]
-        for (ci, i, text, _), s in zip(items, scores):
-            per_conv[ci].append((i, text, s, ""))
-        return [scores_to_detection(self.name, turns, self.threshold) for turns in per_conv]
 
 
 # Register the optional backends; they import torch / HTTP clients only when instantiated.

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from aligntax.detect.base import DETECTORS, Detection, Detector
+from aligntax.detect.base import DETECTORS
 from aligntax.detect.lexicon import opening_end
-from aligntax.detect.refusal import RefusalDetector, TurnScores, _assistant_items, scores_to_detection
+from aligntax.detect.refusal import RefusalDetector, TurnScores, TurnScoringDetector
 from aligntax.detect.refusal_classifier import sigmoid
 
 PROMPT_VIEW_CHARS = 300
@@ -138,7 +138,7 @@ def head_inputs(embeddings: np.ndarray, lexicon_dense: np.ndarray) -> np.ndarray
 
 
 @DETECTORS.register("refusal_embed")
-class RefusalEmbedDetector(Detector):
+class RefusalEmbedDetector(TurnScoringDetector):
     """Cascade: the fast ``refusal`` tier, with turns it is unsure about re-scored semantically.
 
     Options: ``band`` (low, high) fast-tier probabilities that get embedded (default from the head's
@@ -188,13 +188,3 @@ class RefusalEmbedDetector(Detector):
                 fast_scores[i].refusal_any = float(p)
         return fast_scores
 
-    def detect(self, conv) -> Detection:
-        return self.detect_batch([conv])[0]
-
-    def detect_batch(self, convs: list) -> list[Detection]:
-        items = [(ci, i, text, prompt) for ci, c in enumerate(convs) for i, text, prompt in _assistant_items(c)]
-        scores = self.score_texts([it[2] for it in items], [it[3] for it in items])
-        per_conv: list[list] = [[] for _ in convs]
-        for (ci, i, text, _), s in zip(items, scores):
-            per_conv[ci].append((i, text, s, ""))
-        return [scores_to_detection(self.name, turns, self.threshold) for turns in per_conv]
