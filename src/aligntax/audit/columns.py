@@ -76,47 +76,78 @@ def _role(conv: Conversation, turn: int) -> str:
     return conv.turns[turn].role
 
 
+_FEATURES_JSON = json.JSONEncoder(sort_keys=True, default=str)  # what json.dumps(sort_keys=True, default=str) uses
+_OWN_COLUMN_FEATURES = frozenset((*_IDENTITY_FEATURES, *STRUCTURE_FEATURES))
+
+
 def to_record_batch(items: Sequence[Conversation | Malformed], detections: Sequence[Detection | None],
                     schema: pa.Schema, tags: Sequence[str]) -> pa.RecordBatch:
-    """Columns for ``items``; ``detections[i]`` is None exactly where ``items[i]`` is Malformed."""
-    cols: dict[str, list] = {name: [] for name in schema.names}
-    scores = {t: cols[score_column(t)] for t in tags}
+    """Columns for ``items``; ``detections[i]`` is None exactly where ``items[i]`` is Malformed.
+
+    Built column-wise: ``turn_tags`` is assembled from flat child arrays plus list offsets
+    rather than one dict per hit, which is most of the cost at audit speed."""
+    n = len(items)
+    source, index, sub, ids, dataset, row_tags, reason, extra_features = [], [], [], [], [], [], [], []
+    bests: list[dict[str, float] | None] = []
+    features: list[dict | None] = []
+    offsets = [0]
+    t_turn, t_role, t_tag, t_score, t_spans, t_evidence, t_value = [], [], [], [], [], [], []
     for item, det in zip(items, detections):
-        cols["source"].append(item.source)
-        cols["index"].append(item.index)
+        source.append(item.source)
+        index.append(item.index)
         if isinstance(item, Malformed):
-            cols["sub"].append(0)
-            cols["id"].append(None)
-            cols["dataset"].append(None)
-            cols["tags"].append([MALFORMED_TAG])
-            for column in scores.values():
-                column.append(0.0)
-            for name in (*_IDENTITY_FEATURES, *STRUCTURE_FEATURES, "features"):
-                cols[name].append(None)
-            cols["turn_tags"].append([])
-            cols["reason"].append(item.reason)
+            sub.append(0)
+            ids.append(None)
+            dataset.append(None)
+            row_tags.append([MALFORMED_TAG])
+            bests.append(None)
+            features.append(None)
+            extra_features.append(None)
+            offsets.append(offsets[-1])
+            reason.append(item.reason)
             continue
         assert det is not None
-        cols["sub"].append(item.sub)
-        cols["id"].append(item.id)
-        cols["dataset"].append(row_dataset(item))
+        sub.append(item.sub)
+        ids.append(item.id)
+        dataset.append(row_dataset(item))
         best: dict[str, float] = {}
-        turn_tags = []
         for h in det.hits:
             if h.score > best.get(h.tag, -1.0):
                 best[h.tag] = h.score
-            turn_tags.append({
-                "turn": h.turn, "role": _role(item, h.turn), "tag": h.tag, "score": h.score,
-                "spans": [list(s) for s in h.spans], "evidence": h.evidence[:EVIDENCE_MAX_CHARS], "value": h.value,
-            })
-        cols["tags"].append(list(best))
-        for tag, column in scores.items():
-            column.append(best.get(tag, 0.0))
-        features = det.features
-        for name in (*_IDENTITY_FEATURES, *STRUCTURE_FEATURES):
-            cols[name].append(features.get(name))
-        extra = {k: v for k, v in features.items() if k not in _IDENTITY_FEATURES and k not in STRUCTURE_FEATURES}
-        cols["features"].append(json.dumps(extra, sort_keys=True, default=str) if extra else None)
-        cols["turn_tags"].append(turn_tags)
-        cols["reason"].append(None)
-    return pa.RecordBatch.from_pydict(cols, schema=schema)
+            t_turn.append(h.turn)
+            t_role.append(_role(item, h.turn))
+            t_tag.append(h.tag)
+            t_score.append(h.score)
+            t_spans.append([list(s) for s in h.spans])
+            t_evidence.append(h.evidence[:EVIDENCE_MAX_CHARS])
+            t_value.append(h.value)
+        offsets.append(len(t_tag))
+        row_tags.append(list(best))
+        bests.append(best)
+        feats = det.features
+        features.append(feats)
+        extra = {k: v for k, v in feats.items() if k not in _OWN_COLUMN_FEATURES}
+        extra_features.append(_FEATURES_JSON.encode(extra) if extra else None)
+        reason.append(None)
+
+    def column(name: str, values: list) -> pa.Array:
+        return pa.array(values, type=schema.field(name).type)
+
+    cols: dict[str, pa.Array] = {
+        "source": column("source", source), "index": column("index", index), "sub": column("sub", sub),
+        "id": column("id", ids), "dataset": column("dataset", dataset), "tags": column("tags", row_tags),
+        "features": column("features", extra_features), "reason": column("reason", reason),
+    }
+    for tag in tags:
+        cols[score_column(tag)] = column(score_column(tag), [b.get(tag, 0.0) if b is not None else 0.0 for b in bests])
+    for name in _OWN_COLUMN_FEATURES:
+        cols[name] = column(name, [f.get(name) if f is not None else None for f in features])
+    struct_type = TURN_TAG_TYPE
+    children = [pa.array(values, type=struct_type.field(i).type) for i, values in
+                enumerate((t_turn, t_role, t_tag, t_score, t_spans, t_evidence, t_value))]
+    struct = pa.StructArray.from_arrays(children, fields=list(struct_type))
+    cols["turn_tags"] = pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), struct,
+                                                 type=schema.field("turn_tags").type)
+    arrays = [cols[name] for name in schema.names]
+    assert all(len(a) == n for a in arrays)
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)

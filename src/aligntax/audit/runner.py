@@ -84,6 +84,9 @@ def annotate_batches(items: Iterable[Conversation | Malformed], names: Sequence[
         return
     # fork: workers inherit loaded detectors and plug-ins, and scripts without a __main__ guard work
     ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    # pyarrow imports pandas lazily on the first pa.array() (~0.35 s); do it once here so forked
+    # workers inherit it instead of each paying it on their first batch
+    pa.array([0])
     with ctx.Pool(jobs, initializer=_init_worker, initargs=(list(names), dict(options or {}))) as pool:
         pending: deque = deque()
         for batch in batched(items, batch_size):

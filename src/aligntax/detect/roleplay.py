@@ -74,8 +74,36 @@ _GATE = KeywordGate([
     "point of view",
 ])
 
-_PATTERNS = ((_JAILBREAK, 0.95, "jailbreak"), (_STRONG, 0.9, "persona"), (_ACT_AS, 0.85, "persona"),
-             (_MEDIUM, 0.7, "persona"))
+# Per-pattern necessary conditions, checked on ASCII texts only (there ``(?i)`` is plain ASCII case
+# folding, which ``str.lower`` matches exactly): a pattern whose condition is false cannot match, so
+# its slow case-insensitive scan is skipped. Words in the patterns are joined by ``\s+``, so every
+# check is a single word, never a phrase with a space in it.
+_JAILBREAK_WORDS = ("anything", "developer", "jailbr", "unfiltered", "free", "ignore", "without", "bound")
+_STRONG_WORDS = ("pretend", "role", "character", "want", "persona", "identity", "voice", "were")
+_MEDIUM_WORDS = ("imagine", "assume", "suppose", "were", "introduce", "perspective", "point")
+_ACT_AS_CUE = re.compile(r"(?:act|behave|speak|respond|answer)\s+(?:as|like)\s")
+_LINE_START_AS_OR_YOU = re.compile(r"(?:^|\n)\s*(?:as\s|you)")
+
+
+def _may_jailbreak(text: str, low: str) -> bool:
+    return ("DAN" in text or "STAN" in text or "DUDE" in text or "AIM" in text  # case-sensitive branch
+            or any(w in low for w in _JAILBREAK_WORDS) or ("dan" in low and "you" in low))
+
+
+def _may_strong(text: str, low: str) -> bool:
+    return any(w in low for w in _STRONG_WORDS) or ("from" in low and "now" in low)
+
+
+def _may_act_as(text: str, low: str) -> bool:
+    return _ACT_AS_CUE.search(low) is not None
+
+
+def _may_medium(text: str, low: str) -> bool:
+    return any(w in low for w in _MEDIUM_WORDS) or _LINE_START_AS_OR_YOU.search(low) is not None
+
+
+_PATTERNS = ((_JAILBREAK, 0.95, "jailbreak", _may_jailbreak), (_STRONG, 0.9, "persona", _may_strong),
+             (_ACT_AS, 0.85, "persona", _may_act_as), (_MEDIUM, 0.7, "persona", _may_medium))
 
 
 @DETECTORS.register("roleplay")
@@ -97,9 +125,13 @@ class RoleplayDetector(Detector):
 
     @staticmethod
     def _scan(text: str, turn: int, out: Detection) -> None:
-        if not _GATE.any(text.lower()):
+        low = text.lower()
+        if not _GATE.any(low):
             return
-        for pattern, score, kind in _PATTERNS:
+        prefilter = text.isascii()
+        for pattern, score, kind, may_match in _PATTERNS:
+            if prefilter and not may_match(text, low):
+                continue
             spans = [m.span() for m in pattern.finditer(text)]
             if spans:
                 start, end = spans[0]
