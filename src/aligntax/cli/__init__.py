@@ -31,16 +31,16 @@ def _root(
     """Exit codes: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 bad policy/config, 5 conservation violated."""
 
 
+COMMAND_MODULES = ("inspect_cmd", "audit_cmd", "dedup_cmd", "contamination_cmd", "clean_cmd", "variants_cmd",
+                   "model_cmd", "eval_cmd", "train_cmd", "ablate_cmd", "rmcheck_cmd")
+
+
 def _register_commands() -> None:
-    # Imported for their @app.command side effects; keep one line per command module.
+    """Import the command modules for their ``@app.command`` side effects (one entry per module)."""
     import importlib
 
-    for module in ("inspect_cmd", "audit_cmd", "model_cmd", "eval_cmd", "clean_cmd", "variants_cmd", "dedup_cmd", "contamination_cmd", "ablate_cmd", "rmcheck_cmd", "train_cmd"):
-        try:
-            importlib.import_module(f"aligntax.cli.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"aligntax.cli.{module}":
-                raise
+    for module in COMMAND_MODULES:
+        importlib.import_module(f"aligntax.cli.{module}")
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from aligntax.errors import InputError
+from aligntax.util import sha256_file
 
 
 @dataclass
@@ -37,14 +38,6 @@ class DataManifest:
         return asdict(self)
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 22):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _input_files(paths: Sequence[str | Path]) -> list[Path]:
     files: list[Path] = []
     for p in map(lambda x: Path(x).expanduser(), paths):
@@ -63,13 +56,13 @@ def data_manifest(paths: Sequence[str | Path]) -> DataManifest:
     combined = hashlib.sha256()
     entries, manifests = [], []
     for f in files:
-        digest = _sha256_file(f)
+        digest = sha256_file(f)
         entries.append({"path": str(f.resolve()), "sha256": digest, "bytes": f.stat().st_size})
         combined.update(f"file\0{f.name}\0{digest}\n".encode())
     for directory in sorted({f.resolve().parent for f in files}):
         manifest = directory / "manifest.json"
         if manifest.is_file():
-            digest = _sha256_file(manifest)
+            digest = sha256_file(manifest)
             manifests.append({"path": str(manifest), "sha256": digest})
             combined.update(f"manifest\0{digest}\n".encode())
     return DataManifest(combined.hexdigest(), entries, manifests)
