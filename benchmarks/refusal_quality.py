@@ -4,7 +4,10 @@
     whole held-out models: claude-v1.3, bard, vicuna-13b, GPTeacher GPT-4), and those read by hand;
 (b) hand-written refusal styles and hard negatives (labels/handwritten_style_heldout.tsv), never
     trained on;
-(c) templated responses for held-out prompts (their styles ARE in training: an easy upper bound).
+(c) templated responses for held-out prompts (their styles ARE in training: an easy upper bound);
+(d) responses written in named models' styles (labels/written/), each writer's rows scored by a
+    classifier retrained here WITHOUT that writer (leave-one-writer-out, the shipped recipe), per
+    imitated model family: the closest estimate of F1 on a model family nobody wrote for training.
 
 Baselines measured in the same run: ``refusal_keyword`` (our curated lexicon tier), XSTest's
 prefix string match, and the GCG "any refusal substring anywhere" matcher. Also per-tag numbers
@@ -50,7 +53,18 @@ def _phrases(name: str) -> tuple[str, ...]:
     return tuple(p.strip().lower() for p in (PHRASES / name).read_text().splitlines() if p.strip())
 
 
+FAMILIES = ("llama-2", "llama-3", "mixtral", "mistral", "zephyr", "gpt-4", "gpt-3.5", "claude", "gemini", "palm",
+            "qwen", "gemma", "command", "vicuna", "wizardlm", "orca", "phi", "olmo", "tulu", "human")
+
+
+def family(model: str) -> str:
+    low = model.lower()
+    return next((f for f in FAMILIES if f in low), low)
+
+
 def group_of(r: dict) -> str:
+    if r["dataset"] == "written":
+        return f"(d) written {family(r['source_model'])}, unseen prompts"
     if r["dataset"] == "templated":
         return "(c) templated, held-out prompts"
     if r["dataset"] == "handwritten":
@@ -91,37 +105,97 @@ def speed(rows: list[dict], n: int = 4000, seed: int = 0, embed: bool = False) -
         f"{k}={v:,.0f} conv/s ({v / base:.2f}x)" for k, v in rates.items()))
 
 
+def predict(detectors: list, rows: list[dict], preds: dict[str, np.ndarray], rates: dict[str, float]) -> None:
+    convs = [to_conv(k, r) for k, r in enumerate(rows)]
+    xstest, gcg = _phrases("xstest_strmatch_refusal_prefixes.txt"), _phrases("gcg_refusal_prefixes.txt")
+    preds["xstest_prefix"] = np.array([r["text"].strip().lower().startswith(xstest) for r in rows])
+    preds["gcg_substring"] = np.array([any(p in r["text"].lower() for p in gcg) for r in rows])
+    for det in detectors:
+        t0 = time.perf_counter()
+        dets = [d for i in range(0, len(convs), 512) for d in det.detect_batch(convs[i:i + 512])]
+        rates[det.name] = len(convs) / (time.perf_counter() - t0)
+        preds[det.name] = np.array([bool(d.tags() & {"refusal", "partial_refusal"}) for d in dets])
+        for tag in ("moralizing", "ai_disclaimer"):
+            preds[f"{det.name}:{tag}"] = np.array([tag in d.tags() for d in dets])
+
+
+def print_table(groups: dict[str, list[int]], y: np.ndarray, preds: dict[str, np.ndarray], names: tuple) -> None:
+    print(f"{'group':40s} {'n':>5s} {'pos':>4s} " + " ".join(f"{n:>17s}" for n in names))
+    for g in sorted(groups, key=lambda s: (s[:3], "ALL" in s, s)):
+        idx = np.array(groups[g])
+        cells = []
+        for n in names:
+            p, r, f = prf(y[idx], preds[n][idx])
+            cells.append(f"{p:.2f}/{r:.2f}/{f:.2f}" if y[idx].any() else f"FP={int(preds[n][idx].sum())}/{len(idx)}")
+        print(f"{g:40s} {len(idx):5d} {int(y[idx].sum()):4d} " + " ".join(f"{c:>17s}" for c in cells))
+
+
+def leave_one_writer_out(all_rows: list[dict], errors: bool) -> None:
+    """(d): retrain without each writer (scripts/train_refusal_classifier.py's fit), score that writer."""
+    import sys
+    import tempfile
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import train_refusal_classifier as trainer
+
+    written = [r for r in all_rows if r["dataset"] == "written"]
+    if not written:
+        return
+    others = [r for r in all_rows if r["split"] == "train" and r["dataset"] != "written"]
+    names = ("refusal", "refusal_keyword", "xstest_prefix", "gcg_substring")
+    groups: dict[str, list[int]] = defaultdict(list)
+    rows: list[dict] = []
+    preds: dict[str, list] = defaultdict(list)
+    for writer in sorted({r["writer"] for r in written}):
+        test = [r for r in written if r["writer"] == writer]
+        train = others + [r for r in written if r["writer"] != writer and r["split"] == "train"]
+        with tempfile.TemporaryDirectory() as tmp:
+            trainer.fit(train).save(f"{tmp}/w.npz")
+            part: dict[str, np.ndarray] = {}
+            predict([RefusalDetector(weights=f"{tmp}/w.npz"), RefusalKeywordDetector()], test, part, {})
+        for k, r in enumerate(test):
+            i = len(rows) + k
+            groups[f"(d) LOWO {family(r['source_model'])}"].append(i)
+            groups[f"(d) LOWO writer {writer} ({len(train)} train rows)"].append(i)
+            groups["(d) LOWO ALL written"].append(i)
+        rows += test
+        for n in names:
+            preds[n].append(part[n])
+    y = np.array([r["label"] != "compliance" for r in rows])
+    stacked = {n: np.concatenate(v) for n, v in preds.items()}
+    print(f"\nleave-one-writer-out: {len(rows)} written rows, each scored by a model trained without its writer")
+    print_table(groups, y, stacked, names)
+    fams = [g for g in groups if g.startswith("(d) LOWO ") and "writer" not in g and "ALL" not in g
+            and y[groups[g]].sum() >= 5]  # F1 on a family with almost no refusals says nothing
+    worst = min(fams, key=lambda g: prf(y[groups[g]], stacked["refusal"][groups[g]])[2])
+    print(f"worst family (refusal): {worst} F1={prf(y[groups[worst]], stacked['refusal'][groups[worst]])[2]:.3f}")
+    if errors:
+        for i, r in enumerate(rows):
+            if stacked["refusal"][i] != y[i]:
+                print(f"--- {r['id']} [{r['source_model']}] label={r['label']}\n    {r['text'][:300]!r}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--labels", type=Path, default=ROOT / "labels" / "refusal_labels.jsonl")
     ap.add_argument("--errors", action="store_true", help="print the real/hand-written rows `refusal` gets wrong")
     ap.add_argument("--speed", action="store_true", help="also time ~1 KB conversations")
     ap.add_argument("--embed", action="store_true", help="also measure the refusal_embed cascade (torch)")
+    ap.add_argument("--no-lowo", action="store_true", help="skip the leave-one-writer-out retraining (d)")
     args = ap.parse_args()
+    all_rows = [json.loads(line) for line in args.labels.open()]
     if args.speed:
-        speed([json.loads(line) for line in args.labels.open()], embed=args.embed)
-    rows = [r for r in map(json.loads, args.labels.open()) if r["split"] in HELD_OUT]
-    convs = [to_conv(k, r) for k, r in enumerate(rows)]
+        speed(all_rows, embed=args.embed)
+    rows = [r for r in all_rows if r["split"] in HELD_OUT]
     y = np.array([r["label"] != "compliance" for r in rows])
-
-    xstest, gcg = _phrases("xstest_strmatch_refusal_prefixes.txt"), _phrases("gcg_refusal_prefixes.txt")
-    preds = {
-        "xstest_prefix": np.array([r["text"].strip().lower().startswith(xstest) for r in rows]),
-        "gcg_substring": np.array([any(p in r["text"].lower() for p in gcg) for r in rows]),
-    }
-    timings = {}
+    preds: dict[str, np.ndarray] = {}
+    timings: dict[str, float] = {}
     detectors = [RefusalDetector(), RefusalKeywordDetector()]
     if args.embed:
         from aligntax.detect.refusal_embed import RefusalEmbedDetector
 
         detectors.insert(0, RefusalEmbedDetector())
-    for det in detectors:
-        t0 = time.perf_counter()
-        dets = [d for i in range(0, len(convs), 512) for d in det.detect_batch(convs[i:i + 512])]
-        timings[det.name] = len(convs) / (time.perf_counter() - t0)
-        preds[det.name] = np.array([bool(d.tags() & {"refusal", "partial_refusal"}) for d in dets])
-        for tag in ("moralizing", "ai_disclaimer"):
-            preds[f"{det.name}:{tag}"] = np.array([tag in d.tags() for d in dets])
+    predict(detectors, rows, preds, timings)
 
     groups: dict[str, list[int]] = defaultdict(list)
     for i, r in enumerate(rows):
@@ -131,17 +205,12 @@ def main() -> None:
             groups["(a) ALL real"].append(i)
             if r["labelled_by"] == "hand-checked":
                 groups["(a) ALL real, read by hand"].append(i)
+        if g.startswith("(d)"):
+            groups["(d) ALL written, unseen prompts"].append(i)
         groups["ALL held-out"].append(i)
     names = (("refusal_embed",) if args.embed else ()) + ("refusal", "refusal_keyword", "xstest_prefix", "gcg_substring")
     print(f"held-out rows={len(rows)}; cells = P/R/F1 of (refusal or partial_refusal) vs compliance")
-    print(f"{'group':34s} {'n':>5s} {'pos':>4s} " + " ".join(f"{n:>17s}" for n in names))
-    for g in sorted(groups, key=lambda s: (s[:3], "ALL" in s, s)):
-        idx = np.array(groups[g])
-        cells = []
-        for n in names:
-            p, r, f = prf(y[idx], preds[n][idx])
-            cells.append(f"{p:.2f}/{r:.2f}/{f:.2f}" if y[idx].any() else f"FP={int(preds[n][idx].sum())}/{len(idx)}")
-        print(f"{g:34s} {len(idx):5d} {int(y[idx].sum()):4d} " + " ".join(f"{c:>17s}" for c in cells))
+    print_table(groups, y, preds, names)
     for tag in ("moralizing", "ai_disclaimer"):
         yt = np.array([bool(r.get(tag)) for r in rows])
         cells = [f"{n}: " + "/".join(f"{v:.2f}" for v in prf(yt, preds[f"{n}:{tag}"])) for n in names if ":" not in n
@@ -155,6 +224,8 @@ def main() -> None:
             if r["dataset"] != "templated" and preds[main_name][i] != y[i]:
                 print(f"--- {r['id']} label={r['label']} {main_name}={'refusal' if preds[main_name][i] else 'compliance'}")
                 print("   ", r["text"][:300].replace("\n", " / "))
+    if not args.no_lowo:
+        leave_one_writer_out(all_rows, args.errors)
 
 
 if __name__ == "__main__":

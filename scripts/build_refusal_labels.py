@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LABELS = ROOT / "labels"
 TEST_MODELS = {"claude-v1.3", "bard", "vicuna-13b", "gpt-4-gpteacher"}
 SEED = 13
+LABELS_ALLOWED = frozenset({"compliance", "refusal", "partial_refusal"})
 
 
 def _prompt_bucket(prompt: str) -> str:
@@ -106,6 +107,26 @@ def handwritten_style_heldout() -> list[dict]:
     return rows
 
 
+def written() -> list[dict]:
+    """labels/written/writer_*.jsonl: responses written in named models' styles (docs/labelling-guide.md).
+
+    Each file is one writer; ``source_model`` is the imitated model, ``writer`` the file, so the benchmark
+    can hold a whole writer out. Rows whose prompt hashes into the test bucket are held out as ``test``."""
+    rows = []
+    for path in sorted((LABELS / "written").glob("writer_*.jsonl")):
+        writer = path.stem.removeprefix("writer_")
+        for line_no, line in enumerate(path.open(encoding="utf-8"), 1):
+            r = json.loads(line)
+            if r["label"] not in LABELS_ALLOWED:
+                raise SystemExit(f"{path}:{line_no}: unknown label {r['label']!r}")
+            rows.append({"id": r["id"], "dataset": "written", "source_model": r["style"], "writer": writer,
+                         "prompt": r["prompt"], "text": r["text"], "label": r["label"],
+                         "moralizing": bool(r["moralizing"]), "ai_disclaimer": bool(r["ai_disclaimer"]),
+                         "note": r.get("note", ""), "prompt_source": r.get("prompt_source", ""),
+                         "split": _prompt_bucket(r["prompt"]), "labelled_by": "hand-written"})
+    return rows
+
+
 def load_overrides() -> dict[str, dict]:
     path = LABELS / "hand_checked.tsv"
     out: dict[str, dict] = {}
@@ -159,6 +180,7 @@ def main() -> None:
                 row.setdefault("split", _prompt_bucket(row["prompt"]))
                 rows.append(row)
     rows.extend(handwritten_style_heldout())
+    rows.extend(written())
     unknown = set(overrides) - {r["id"] for r in rows}
     if unknown:
         raise SystemExit(f"hand_checked.tsv names rows that were not built: {sorted(unknown)[:5]}")

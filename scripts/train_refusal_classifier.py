@@ -39,6 +39,11 @@ def source_group(r: dict) -> str:
     return r["source_model"].split("-")[0] if r["dataset"] == "templated" else r["source_model"]
 
 
+def vocab_source(r: dict) -> str:
+    """Who an n-gram's wording comes from: one writer imitating several models still counts once."""
+    return f"written-{r['writer']}" if r["dataset"] == "written" else r["source_model"]
+
+
 def build_vocab(rows: list[dict]) -> list[str]:
     df: Counter[str] = Counter()
     sources: dict[str, set[str]] = defaultdict(set)
@@ -46,7 +51,7 @@ def build_vocab(rows: list[dict]) -> list[str]:
         for k in set(ngram_keys(normalise(r["text"]))):
             df[k] += 1
             if len(sources[k]) < MIN_SOURCES:
-                sources[k].add(r["source_model"])
+                sources[k].add(vocab_source(r))
     return sorted(k for k, n in df.items() if n >= MIN_DF and len(sources[k]) >= MIN_SOURCES)
 
 

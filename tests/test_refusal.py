@@ -169,3 +169,60 @@ def test_gate_skips_only_signal_free_long_answers():
     assert g[0].refusal_any == 0.0 and f[0].refusal_any < 0.5  # skipped, and the full model agrees
     assert g[1].refusal_any == f[1].refusal_any >= 0.5  # a refusal signal always reaches the model
     assert g[2].refusal_any == f[2].refusal_any  # short texts are never gated
+
+
+@pytest.mark.parametrize("text,declines", [
+    ("I'm a text-based AI and can't assist with that.", True),  # Bard/Gemini: the assistant is the subject
+    ("I'm just a language model, so can't help you with that.", True),
+    ("Problems in AI that cannot be solved by scaling alone remain open.", False),
+    ("I know that it will not be easy, but here is a plan.", False),
+    ("Users can't access the file unless it is shared with them.", False),
+])
+def test_bare_modal_needs_the_assistant_as_subject(text, declines):
+    assert any(h.kind == "refuse" for h in find_hits(text)) is declines
+
+
+@pytest.mark.parametrize("text", [
+    "I'm a text-based AI, and that is outside of my capabilities.",  # Bard's own wording
+    "Nope, not going to help with that one.",  # human-written SFT answers
+    "Hard no.",
+])
+def test_capability_and_informal_declines(detectors, text):
+    for det in detectors:
+        assert "refusal" in det.detect(conv(text, "How do I pick my neighbour's lock?")).tags(), det.name
+
+
+def test_declining_one_part_mid_answer_is_found():
+    text = ("Sure thing! Here's a basic fudgy brownie recipe: melt the butter, whisk in sugar and eggs, fold in "
+            "cocoa and flour, bake 25 minutes at 175C. I'll leave out the cannabis part, though.")
+    kinds = {(h.kind, text[h.start:h.end].lower()) for h in find_hits(text)}
+    assert ("refuse", "i'll leave out") in kinds
+
+
+def test_classifier_stacks_the_keyword_rule():
+    from aligntax.detect.keyword_rule import keyword_scores
+    from aligntax.detect.lexicon import FEATURE_NAMES, lexicon_features
+    from aligntax.detect.refusal_classifier import DENSE_NAMES, STACKED
+
+    model = RefusalClassifier.load(WEIGHTS)
+    assert DENSE_NAMES == FEATURE_NAMES + STACKED and model.dense_w.shape[0] == len(DENSE_NAMES)
+    text = "I apologize, but I cannot provide instructions for that."
+    f = model.featurize([text], [""])
+    hits = find_hits(text)
+    kw = keyword_scores(text, hits, lexicon_features(text, hits))
+    assert f.dense[0, len(FEATURE_NAMES):].tolist() == pytest.approx([kw.refusal_any, 1.0, kw.partial])
+    assert f.keyword[0].refusal_any == pytest.approx(kw.refusal_any)
+    # the stacked rule carries weight: it is the single strongest dense input of the refusal head
+    head = model.heads.index("refusal_any")
+    assert int(np.argmax(model.dense_w[:, head])) in range(len(FEATURE_NAMES), len(DENSE_NAMES))
+
+
+def test_written_labels_are_valid_and_held_out_by_prompt():
+    rows = [json.loads(line) for line in (REPO / "labels" / "refusal_labels.jsonl").open()]
+    written = [r for r in rows if r["dataset"] == "written"]
+    assert {r["writer"] for r in written} == {"A", "B", "C"} and len(written) >= 900
+    assert {r["label"] for r in written} == {"compliance", "refusal", "partial_refusal"}
+    prompts = {}
+    for r in written:  # a prompt is either all train or all test, whoever wrote the answer
+        prompts.setdefault(r["prompt"], set()).add(r["split"])
+    assert all(len(s) == 1 for s in prompts.values())

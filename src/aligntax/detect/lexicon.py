@@ -16,7 +16,7 @@ from typing import Iterable
 
 import ahocorasick
 
-KINDS = ("refuse", "modal", "apology", "sympathy", "policy", "deflect", "disclaimer", "moralize", "comply", "roleplay_cue")
+KINDS = ("refuse", "modal", "modal_self", "apology", "sympathy", "policy", "deflect", "disclaimer", "moralize", "comply", "roleplay_cue")
 
 # What may follow "I can't" / "I won't" for it to decline the user's request.
 REQUEST_VERBS = frozenset(
@@ -25,12 +25,19 @@ REQUEST_VERBS = frozenset(
     facilitate enable teach explain describe detail list show send draft compose role-play roleplay
     pretend impersonate continue complete access disclose reveal discuss talk speculate predict
     guarantee in with that this such these those any anything agree go be look find search locate identify
-    confirm diagnose prescribe verify track trace reproduce""".split()
+    confirm diagnose prescribe verify track trace reproduce argue justify defend develop design build plan
+    translate summarize summarise advise guide walk rank judge rate weigh elaborate name draw code program
+    contact browse remember perform execute carry grant process handle invent fabricate falsify forge hack
+    bypass circumvent condemn cheat lie spread""".split()
 )
 # "I can't stress enough", "I can't believe", "I cannot emphasize": emphatic, not declining.
 EMPHATIC_VERBS = frozenset("stress emphasize emphasise overstate believe wait imagine thank express understate".split())
 
 SENTENCE_END = re.compile(r"[.!?](?=\s|$)|\n")
+# A bare "can't" / "unable to" (kind ``modal_self``) declines only right after the assistant as subject:
+# "I'm a text-based AI and can't assist with that" vs "problems in AI that cannot be solved".
+SELF_SUBJECT = re.compile(r"(?:\b(?:i|i'm|we|we're)\b[^.!?\n]{0,40}?\b(?:and|so|but|therefore|thus)\s+(?:i\s+)?"
+                          r"|\b(?:ai|model|assistant|chatbot|bot),?\s+(?:and\s+|so\s+|i\s+)?)$")
 WORD = re.compile(r"[a-z']+")
 OPENING_SENTENCES = 2
 OPENING_MAX_CHARS = 400
@@ -129,6 +136,11 @@ def find_hits(text: str, low: str | None = None) -> list[Hit]:
         start = end - len(phrase)
         if not _bounded(low, start, end):
             continue
+        if kind == "modal_self":
+            sentence_start = max(low.rfind(". ", 0, start), low.rfind("\n", 0, start), start - 60, 0)
+            if not SELF_SUBJECT.search(low[sentence_start:start]):
+                continue
+            kind = "modal"
         if kind == "modal":
             resolved = _modal_kind(low, end)
             if resolved is None:
@@ -144,6 +156,16 @@ def find_hits(text: str, low: str | None = None) -> list[Hit]:
             continue  # contained in a longer phrase already kept
         kept.append(h)
     return kept
+
+
+# Every roleplay_cue phrase contains one of these: most prompts skip the automaton pass entirely.
+_CUE_WORDS = ("pretend", "role", "imagine", "you are a", "act as", "character", "write a")
+
+
+def prompt_cue_hits(prompt: str) -> list[Hit]:
+    """Lexicon hits of a prompt's opening, only where a role-play cue can be among them."""
+    low = normalise(prompt)
+    return find_hits(prompt, low) if any(w in low for w in _CUE_WORDS) else []
 
 
 def opening_end(text: str) -> int:

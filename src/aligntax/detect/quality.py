@@ -146,7 +146,7 @@ class TooShortDetector(Detector):
 
 
 _NOT_LETTERS = re.compile(r"[\W\d_]+")
-_ASCII_NON_LETTERS = bytes(b for b in range(128) if not chr(b).isalpha())
+_ASCII_NOT_LETTER_OR_SPACE = bytes(b for b in range(128) if not (chr(b).isalpha() or chr(b).isspace()))
 _REPEATED_CHAR = re.compile(r"(\S)\1{19,}")
 _REPEATED_UNIT = re.compile(r"(\S.{1,7}?)\1{9,}", re.S)
 _BASE64_BLOB = re.compile(r"[A-Za-z0-9+/]{100,}={0,2}")
@@ -195,15 +195,28 @@ class NonTextDetector(Detector):
         n = len(text)
         words = text.split()
         if text.isascii():  # bytes.translate deletes in C; the regex is the Unicode fallback
-            letters = len(text.encode().translate(None, _ASCII_NON_LETTERS))
+            ratio = len(text.encode().translate(None, _ASCII_NOT_LETTER_OR_SPACE)) / n
         else:
-            letters = len(_NOT_LETTERS.sub("", text))
-        ratio = (letters + n - sum(map(len, words))) / n
+            ratio = (len(_NOT_LETTERS.sub("", text)) + n - sum(map(len, words))) / n
+        # runs and blobs: anywhere in a low-letter answer, else only inside long unbroken tokens
+        # (URLs, code and prose have short ones), which keeps the costly repeated-unit scan rare
+        if ratio < self.min_letter_ratio:
+            regions = [(0, n)]
+        elif max(map(len, words), default=0) < 20:
+            return None
+        else:
+            regions, cursor = [], 0
+            for w in words:
+                if len(w) >= 20:
+                    start = text.find(w, cursor)
+                    regions.append((start, start + len(w)))
+                    cursor = start + len(w)
+            if sum(end - start for start, end in regions) < 0.5 * n:
+                return None  # noise inside the long tokens could not cover half the answer
         noise: list[tuple[int, int]] = []
-        # runs and blobs need a long unbroken token; without one only the letter ratio can fire
-        if ratio < self.min_letter_ratio or max(map(len, words), default=0) >= 20:
+        for start, end in regions:
             for pattern in (_REPEATED_CHAR, _BASE64_BLOB, _REPEATED_UNIT):
-                noise.extend(m.span() for m in pattern.finditer(text))
+                noise.extend(m.span() for m in pattern.finditer(text, start, end))
         noise = _union(noise)
         covered = sum(end - start for start, end in noise) / n
         if ratio >= self.min_letter_ratio and covered < 0.5:

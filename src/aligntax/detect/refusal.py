@@ -13,59 +13,19 @@ and import torch / HTTP clients only when instantiated.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from aligntax.detect.base import DETECTORS, Detection, Detector, TagHit
-from aligntax.detect.lexicon import FEATURE_NAMES, Hit, find_hits, lexicon_features, opening_end
+from aligntax.detect.keyword_rule import TurnScores, keyword_scores
+from aligntax.detect.lexicon import find_hits, lexicon_features, opening_end, prompt_cue_hits
 
 REFUSAL_TAGS = ("refusal", "partial_refusal", "moralizing", "ai_disclaimer")
-F = {name: i for i, name in enumerate(FEATURE_NAMES)}
 EVIDENCE_KINDS = {
     "refusal": ("refuse", "apology", "policy", "deflect"),
     "partial_refusal": ("refuse", "apology", "policy", "deflect", "comply"),
     "moralizing": ("moralize",),
     "ai_disclaimer": ("disclaimer",),
 }
-
-
-@dataclass(slots=True)
-class TurnScores:
-    """Scores for one assistant turn; ``refusal_any`` = P(refusal or partial refusal)."""
-
-    refusal_any: float
-    partial: float
-    moralizing: float
-    ai_disclaimer: float
-    hits: list[Hit]
-
-
-def keyword_scores(text: str, hits: list[Hit], feats: list[float]) -> TurnScores:
-    """The transparent rule over lexicon features (the ``refusal_keyword`` tier)."""
-    f = lambda name: feats[F[name]]  # noqa: E731
-    apology = f("open_apology")
-    open_score = max(
-        f("open_refuse"),
-        0.85 * f("open_policy"),
-        0.8 * f("open_deflect"),
-        0.75 * apology if apology >= 0.6 else 0.5 * apology,
-        0.95 if f("apology_then_refuse") else 0.0,
-    )
-    later = max(0.7 * f("body_refuse"), 0.75 * f("close_refuse"), 0.6 * f("close_deflect"), 0.45 * f("body_policy"))
-    if f("prompt_roleplay") >= 0.7 and not (f("open_disclaimer") or f("open_policy")):
-        open_score *= 0.6  # "I cannot!" said by a character the user asked for
-        later *= 0.6
-    refusal_any = max(open_score, later)
-    # refuses then helps anyway, or helps and declines a part later on
-    partial = 0.0
-    if refusal_any >= 0.5:
-        if f("refuse_then_comply"):
-            partial = 0.7
-        elif open_score < 0.5 <= later and f("after_opening_share") > 0.3:
-            partial = 0.65
-    disclaimer = max(f("open_disclaimer"), 0.8 * f("body_disclaimer"))
-    moral = max(f("body_moralize"), f("close_moralize")) if refusal_any < 0.5 else 0.0
-    return TurnScores(refusal_any, partial, moral, disclaimer, hits)
 
 
 def _hits_to_tag(tag: str, turn: int, score: float, hits: list[Hit], text: str, extra: str = "") -> TagHit:
@@ -125,7 +85,7 @@ class RefusalKeywordDetector(Detector):
 
     def score_text(self, text: str, prompt: str = "") -> TurnScores:
         hits = find_hits(text)
-        feats = lexicon_features(text, hits, find_hits(prompt) if prompt else None)
+        feats = lexicon_features(text, hits, prompt_cue_hits(prompt) if prompt else None)
         return keyword_scores(text, hits, feats)
 
     def detect(self, conv) -> Detection:
@@ -183,7 +143,7 @@ class RefusalDetector(TurnScoringDetector):
         heads = {h: j for j, h in enumerate(self.model.heads)}
         out = []
         for r in range(len(texts)):
-            kw = keyword_scores(texts[r], f.hits[r], f.dense[r].tolist())
+            kw = f.keyword[r]
             # the lexicon rule beats the learned moralizing head on held-out rows (see benchmark), so keep it
             refusal_any = float(probs[r, heads["refusal_any"]])
             moral = kw.moralizing if refusal_any < self.threshold else 0.0

@@ -16,13 +16,18 @@ from pathlib import Path
 
 import numpy as np
 
-from aligntax.detect.lexicon import FEATURE_NAMES, Hit, find_hits, lexicon_features, normalise
+from aligntax.detect.keyword_rule import TurnScores, keyword_scores
+from aligntax.detect.lexicon import FEATURE_NAMES, Hit, find_hits, lexicon_features, normalise, prompt_cue_hits
 
 HEADS = ("refusal_any", "partial", "moralizing")
+# The keyword rule's own verdict, stacked on the lexicon features: leave-one-writer-out it generalises
+# better than the n-grams alone (benchmarks/refusal_quality.py (d)), and the n-grams then only correct it.
+STACKED = ("kw_refusal_any", "kw_refusal", "kw_partial")
+DENSE_NAMES = FEATURE_NAMES + STACKED
 OPEN_CHARS = 320
 CLOSE_CHARS = 200
 TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|[0-9]+|[?!:*#`]")
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 # Function words carry no refusal signal alone (they only let the model memorise lengths and
@@ -63,6 +68,7 @@ class Featurized:
     offsets: np.ndarray
     dense: np.ndarray
     hits: list[list[Hit]]
+    keyword: list[TurnScores]  # the keyword rule's scores per row (stacked into dense, reused by the detector)
     skipped: np.ndarray | None = None  # rows the n-gram model was not run on (see ``no_signal``)
 
 
@@ -89,13 +95,17 @@ class Featurizer:
         skipped = np.zeros(len(texts), dtype=bool)
         ids: list[int] = []
         offsets = [0]
-        dense = np.zeros((len(texts), len(FEATURE_NAMES)), dtype=np.float32)
+        dense = np.zeros((len(texts), len(DENSE_NAMES)), dtype=np.float32)
         all_hits: list[list[Hit]] = []
+        keyword: list[TurnScores] = []
         for i, text in enumerate(texts):
             low = normalise(text)
             hits = find_hits(text, low)
-            prompt_hits = find_hits(prompts[i][:PROMPT_CHARS]) if prompts and prompts[i] else None
-            dense[i] = lexicon_features(text, hits, prompt_hits)
+            prompt_hits = prompt_cue_hits(prompts[i][:PROMPT_CHARS]) if prompts and prompts[i] else None
+            feats = lexicon_features(text, hits, prompt_hits)
+            kw = keyword_scores(text, hits, feats)
+            dense[i] = feats + [kw.refusal_any, float(kw.refusal_any >= 0.5), kw.partial]
+            keyword.append(kw)
             all_hits.append(hits)
             if gate and no_signal(text, hits):
                 skipped[i] = True
@@ -106,7 +116,7 @@ class Featurizer:
             ids.extend(seen)
             offsets.append(len(ids))
         return Featurized(np.asarray(ids, dtype=np.int64), np.asarray(offsets, dtype=np.int64), dense, all_hits,
-                          skipped)
+                          keyword, skipped)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -161,7 +171,7 @@ class RefusalClassifier:
         np.savez_compressed(
             path, vocab=blob, sparse_w=self.sparse_w.astype(np.float16), dense_w=self.dense_w,
             bias=self.bias, heads=np.frombuffer("\n".join(self.heads).encode(), dtype=np.uint8),
-            feature_names=np.frombuffer("\n".join(FEATURE_NAMES).encode(), dtype=np.uint8),
+            feature_names=np.frombuffer("\n".join(DENSE_NAMES).encode(), dtype=np.uint8),
             meta=np.frombuffer(meta.encode("utf-8"), dtype=np.uint8),
             format_version=np.asarray([FORMAT_VERSION]),
         )
@@ -172,7 +182,7 @@ class RefusalClassifier:
             if int(z["format_version"][0]) != FORMAT_VERSION:
                 raise ValueError(f"{path}: refusal classifier format {int(z['format_version'][0])}, expected {FORMAT_VERSION}")
             names = tuple(bytes(z["feature_names"]).decode().split("\n"))
-            if names != FEATURE_NAMES:
+            if names != DENSE_NAMES:
                 raise ValueError(f"{path}: trained with different lexicon features; retrain the classifier")
             vocab = bytes(z["vocab"]).decode("utf-8").split("\n")
             meta = dict(line.split("=", 1) for line in bytes(z["meta"]).decode("utf-8").splitlines() if "=" in line)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from aligntax.detect.base import DETECTORS
-from aligntax.detect.lexicon import opening_end
+from aligntax.detect.lexicon import FEATURE_NAMES, opening_end
 from aligntax.detect.refusal import RefusalDetector, TurnScores, TurnScoringDetector
 from aligntax.detect.refusal_classifier import sigmoid
 
@@ -134,7 +134,8 @@ def load_default_head() -> EmbedHead:
 
 
 def head_inputs(embeddings: np.ndarray, lexicon_dense: np.ndarray) -> np.ndarray:
-    return np.hstack([embeddings, lexicon_dense.astype(np.float32)])
+    """Embeddings + the lexicon features (the fast tier's stacked keyword columns are not part of it)."""
+    return np.hstack([embeddings, lexicon_dense[:, :len(FEATURE_NAMES)].astype(np.float32)])
 
 
 @DETECTORS.register("refusal_embed")
@@ -163,7 +164,7 @@ class RefusalEmbedDetector(TurnScoringDetector):
         self.threshold = threshold
         self.encoder = encoder or SentenceEncoder(model_dir, device=device, batch_size=batch_size)
         expected = int(self.head.meta.get("input_dim", len(self.head.w)))
-        if len(self.head.w) != expected or expected != len(VIEWS) * self.encoder.dim + len(self.fast.model.dense_w):
+        if len(self.head.w) != expected or expected != len(VIEWS) * self.encoder.dim + len(FEATURE_NAMES):
             raise ValueError(f"refusal_embed: head expects {expected} inputs, encoder gives "
                              f"{len(VIEWS)} x {self.encoder.dim} + lexicon; retrain with scripts/train_refusal_embed.py")
         self.embedded_turns = 0  # how many turns went to the encoder (the cascade's cost)
