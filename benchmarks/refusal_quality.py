@@ -77,7 +77,7 @@ def speed(rows: list[dict], n: int = 4000, seed: int = 0, embed: bool = False) -
     import random
 
     rng = random.Random(seed)
-    real = [r for r in rows if r["dataset"] not in ("templated", "handwritten")]
+    real = [r for r in rows if r["dataset"] not in ("templated", "handwritten", "written")]
     convs = []
     for k in range(n):
         r = rng.choice(real)
