@@ -31,6 +31,11 @@ def _root(
     """Exit codes: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 bad policy/config, 5 conservation violated."""
 
 
+ENGINE_OPTION = typer.Option("local", "--engine", help="local (streaming, this machine's cores) or ray (Ray Data).")
+RAY_ADDRESS_OPTION = typer.Option(None, "--ray-address",
+                                  help="Ray cluster to join (e.g. ray://head:10001 or auto); default: start a local Ray.")
+
+
 COMMAND_MODULES = ("inspect_cmd", "audit_cmd", "dedup_cmd", "contamination_cmd", "clean_cmd", "variants_cmd",
                    "model_cmd", "eval_cmd", "train_cmd", "ablate_cmd", "rmcheck_cmd")
 
