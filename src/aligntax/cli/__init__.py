@@ -36,6 +36,16 @@ RAY_ADDRESS_OPTION = typer.Option(None, "--ray-address",
                                   help="Ray cluster to join (e.g. ray://head:10001 or auto); default: start a local Ray.")
 
 
+def engine_from_options(engine: str, ray_address: str | None):
+    """The engine named by ``--engine`` / ``--ray-address`` (a usage error when they do not fit)."""
+    from aligntax.engines import get_engine
+
+    try:
+        return get_engine(engine, ray_address)
+    except (KeyError, ValueError) as exc:
+        raise typer.BadParameter(str(exc.args[0]), param_hint="--engine") from None
+
+
 COMMAND_MODULES = ("inspect_cmd", "audit_cmd", "dedup_cmd", "contamination_cmd", "clean_cmd", "variants_cmd",
                    "model_cmd", "eval_cmd", "train_cmd", "ablate_cmd", "rmcheck_cmd")
 

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from aligntax.cli import ENGINE_OPTION, RAY_ADDRESS_OPTION, app
+from aligntax.cli import ENGINE_OPTION, RAY_ADDRESS_OPTION, app, engine_from_options
 
 BUNDLED_SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "sft_sample.jsonl"
 
@@ -37,7 +37,6 @@ def audit(
     from rich.table import Table
 
     from aligntax.audit import default_jobs
-    from aligntax.engines import get_engine
     from aligntax.detect.defaults import parse_detector_names
 
     if not inputs:
@@ -50,7 +49,7 @@ def audit(
         raise typer.BadParameter(str(exc.args[0]), param_hint="--detectors") from None
     console = Console(stderr=True)
     jobs = jobs or default_jobs()
-    runner = get_engine(engine, ray_address)
+    runner = engine_from_options(engine, ray_address)
     columns = [SpinnerColumn(), TextColumn("[bold]audit"), MofNCompleteColumn() if limit else TextColumn("{task.completed} rows"),
                TextColumn("{task.fields[rate]}"), TimeElapsedColumn()]
     if limit:

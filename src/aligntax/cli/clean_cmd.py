@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from aligntax.cli import ENGINE_OPTION, RAY_ADDRESS_OPTION, app
+from aligntax.cli import ENGINE_OPTION, RAY_ADDRESS_OPTION, app, engine_from_options
 
 
 @app.command()
@@ -29,12 +29,11 @@ def clean(
     from rich.console import Console
     from rich.table import Table
 
-    from aligntax.engines import get_engine
     from aligntax.shape import run_clean
 
     result = run_clean(inputs, policy, out, format=format, on_error=on_error, limit=limit,
                        sample_rewrites=samples, progress=progress,
-                       engine=get_engine(engine, ray_address).clean_engine())
+                       engine=engine_from_options(engine, ray_address).clean_engine())
     manifest = result.manifest
     counts = manifest["counts"]
     console = Console()

@@ -9,7 +9,7 @@ from typing import List, Optional
 
 import typer
 
-from aligntax.cli import ENGINE_OPTION, RAY_ADDRESS_OPTION, app
+from aligntax.cli import ENGINE_OPTION, RAY_ADDRESS_OPTION, app, engine_from_options
 
 
 @app.command()
@@ -34,7 +34,6 @@ def contamination(
 
     from aligntax.contamination import MATCH_KINDS, ContaminationIndex, resolve
     from aligntax.contamination.scan import HITS_FILE, SUMMARY_FILE, ContaminationTally
-    from aligntax.engines import get_engine
 
     console = Console()
     items = resolve(against, field)
@@ -45,7 +44,7 @@ def contamination(
     console.print(f"indexed {len(items)} items from {len(items_per_bench)} benchmarks "
                   f"({index.indexed_ngrams} {ngram}-grams) in {time.perf_counter() - started:.1f}s")
     tally = ContaminationTally(items_per_bench)
-    runner = get_engine(engine, ray_address)
+    runner = engine_from_options(engine, ray_address)
     for conversations, malformed, hits in runner.contamination(inputs, items, index_options, format=input_format,
                                                                limit=limit, index=index):
         tally.add(conversations, malformed, hits)

@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from aligntax.cli import ENGINE_OPTION, RAY_ADDRESS_OPTION, app
+from aligntax.cli import ENGINE_OPTION, RAY_ADDRESS_OPTION, app, engine_from_options
 
 COLUMNS = ("source", "index", "sub", "id", "tag", "cluster_id", "representative_id", "similarity")
 
@@ -35,11 +35,10 @@ def dedup(
     from rich.table import Table
 
     from aligntax.dedup import TAGS, DedupConfig
-    from aligntax.engines import get_engine
 
     config = DedupConfig(threshold=threshold, num_perm=num_perm, shingle_size=shingle, max_per_prompt=max_per_prompt,
                          backend=backend, near_duplicates=near)
-    result, malformed = get_engine(engine, ray_address).dedup(inputs, config, format=input_format, limit=limit)
+    result, malformed = engine_from_options(engine, ray_address).dedup(inputs, config, format=input_format, limit=limit)
     out.mkdir(parents=True, exist_ok=True)
     rows = {c: [getattr(h, c) for h in result.hits] for c in COLUMNS}
     schema = pa.schema([("source", pa.string()), ("index", pa.int64()), ("sub", pa.int64()), ("id", pa.string()),
