@@ -28,7 +28,10 @@ def connect(address: str | None = None) -> Any:
     except ImportError:
         raise InputError("--engine ray needs Ray: pip install 'aligntax[ray]'") from None
     if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+        except ConnectionError as exc:
+            raise InputError(f"--ray-address {address}: {exc}") from None
     logging.getLogger("ray.data").setLevel(logging.WARNING)  # its per-stage INFO lines would drown the CLI output
     ctx = ray.data.DataContext.get_current()
     ctx.execution_options.preserve_order = True  # outputs equal to the local engine's, row for row
