@@ -46,7 +46,7 @@ def main() -> None:
         (data / f"part-{i:03d}.jsonl").write_text(text, encoding="utf-8")
     rows = args.shards * len(text.splitlines())
 
-    ray_start = timed(lambda: ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False))
+    ray_start = timed(lambda: ray.init(address="local", num_cpus=args.cpus, include_dashboard=False, log_to_driver=False))
     local, distributed = get_engine("local"), get_engine("ray")
     print(f"input: {rows:,} conversations in {args.shards} shards; {args.cpus} CPUs; "
           f"Ray start-up {ray_start:.1f}s (not in the rates)")

@@ -20,7 +20,7 @@ SAMPLE = Path(__file__).resolve().parents[1] / "src" / "aligntax" / "data" / "sa
 
 @pytest.fixture(scope="module")
 def engines():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield get_engine("local"), get_engine("ray")
     ray.shutdown()
 

@@ -32,8 +32,8 @@ def _root(
 
 
 ENGINE_OPTION = typer.Option("local", "--engine", help="local (streaming, this machine's cores) or ray (Ray Data).")
-RAY_ADDRESS_OPTION = typer.Option(None, "--ray-address",
-                                  help="Ray cluster to join (e.g. ray://head:10001 or auto); default: start a local Ray.")
+RAY_ADDRESS_OPTION = typer.Option(None, "--ray-address", help="Ray cluster to join (e.g. auto, or head:6379); "
+                                  "default: $RAY_ADDRESS, else start a local Ray.")
 
 
 def engine_from_options(engine: str, ray_address: str | None):

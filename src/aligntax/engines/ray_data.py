@@ -9,6 +9,7 @@ Ray is imported here only, and only when the Ray engine is used.
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
@@ -28,6 +29,8 @@ def connect(address: str | None = None) -> Any:
     except ImportError:
         raise InputError("--engine ray needs Ray: pip install 'aligntax[ray]'") from None
     if not ray.is_initialized():
+        # without an address: RAY_ADDRESS if set, else a fresh local Ray (never a stale `ray start` leftover)
+        address = address or os.environ.get("RAY_ADDRESS") or "local"
         try:
             ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
         except ConnectionError as exc:

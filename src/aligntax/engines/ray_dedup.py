@@ -24,37 +24,55 @@ PARTITION_ROWS = 50_000  # rows per shuffle group (per band): enough groups to s
 
 
 def _hash(table: pa.Table, config: Any) -> pa.Table:
-    """Hashes of the conversations of one batch; malformed rows are counted, not kept."""
+    """Hashes of one batch; malformed rows stay (``is_conv`` false, empty hashes) so they can be counted."""
     from aligntax.dedup.index import hash_rows
     from aligntax.dedup.minhash import Banding, optimal_bands
 
-    is_conv = pa.array(table.column("is_conv").to_numpy(zero_copy_only=False))
-    convs = [it for it, ok in zip(items_of(table), is_conv.to_pylist()) if ok]
-    empty = np.zeros(0, dtype=np.uint64)
+    items = items_of(table)
+    conv_rows = np.flatnonzero(table.column("is_conv").to_numpy(zero_copy_only=False))
+    convs = [items[i] for i in conv_rows]
+    n = len(items)
+
+    def spread(values: Any, fill: Any, dtype: Any = None) -> list | np.ndarray:
+        if dtype is not None:
+            out = np.full(n, fill, dtype=dtype)
+            out[conv_rows] = values
+            return out
+        out = [fill] * n
+        for i, v in zip(conv_rows.tolist(), values):
+            out[i] = v
+        return out
+
     rows = hash_rows(convs, config, Banding(*optimal_bands(config.threshold, config.num_perm))) if convs else None
+
+    def of(name: str) -> Any:
+        return () if rows is None else getattr(rows, name)
+
     cols: dict[str, Any] = {
-        "shard": table.column("shard").filter(is_conv), "conv_pos": table.column("conv_pos").filter(is_conv),
-        "source": pa.array([c.source for c in convs], type=pa.string()),
-        "index": pa.array([c.index for c in convs], type=pa.int64()),
-        "sub": pa.array([c.sub for c in convs], type=pa.int64()),
-        "id": pa.array([c.id for c in convs], type=pa.string()),
-        "conv_hash": pa.array(rows.conv_hash if rows else empty, type=pa.uint64()),
-        "prompt_hash": pa.array(rows.prompt_hash if rows else empty, type=pa.uint64()),
-        "has_prompt": pa.array(rows.has_prompt if rows else empty.astype(bool), type=pa.bool_()),
+        "shard": table.column("shard"), "conv_pos": table.column("conv_pos"), "is_conv": table.column("is_conv"),
+        "source": pa.array([it.source for it in items], type=pa.string()),
+        "index": pa.array([it.index for it in items], type=pa.int64()),
+        "sub": pa.array([getattr(it, "sub", 0) for it in items], type=pa.int64()),
+        "id": pa.array([getattr(it, "id", None) for it in items], type=pa.string()),
+        "conv_hash": pa.array(spread(of("conv_hash"), 0, np.uint64), type=pa.uint64()),
+        "prompt_hash": pa.array(spread(of("prompt_hash"), 0, np.uint64), type=pa.uint64()),
+        "has_prompt": pa.array(spread(of("has_prompt"), False, bool), type=pa.bool_()),
     }
     if config.near_duplicates:
-        cols["has_text"] = pa.array(rows.has_text if rows else empty.astype(bool), type=pa.bool_())
-        cols["sig"] = pa.array([s.tobytes() for s in rows.signatures] if rows else [], type=pa.binary())
-        cols["band_keys"] = pa.array(list(rows.band_keys) if rows else [], type=pa.list_(pa.uint64()))
+        cols["has_text"] = pa.array(spread(of("has_text"), False, bool), type=pa.bool_())
+        cols["sig"] = pa.array(spread([x.tobytes() for x in of("signatures")], b""), type=pa.binary())
+        cols["band_keys"] = pa.array(spread(list(of("band_keys")), []), type=pa.list_(pa.uint64()))
     return pa.table(cols)
 
 
 def _shard_counts(batch: dict) -> dict:
-    shards, rows = np.unique(batch["shard"], return_counts=True)
+    shards, rows = np.unique(batch["shard"][batch["is_conv"].astype(bool)], return_counts=True)
     return {"shard": shards, "rows": rows}
 
 
 def _with_position(batch: dict, offsets: dict) -> dict:
+    """The conversations only, each with its input position among all conversations."""
+    batch = {k: v[batch["is_conv"].astype(bool)] for k, v in batch.items()}
     batch["position"] = np.array([offsets[s] for s in batch["shard"]], dtype=np.int64) + batch["conv_pos"]
     return batch
 
@@ -126,9 +144,8 @@ def find_duplicates(items: Any, config: Any) -> tuple[Any, int]:
     from aligntax.dedup.index import connected_components, ordered_result, similarity
     from aligntax.dedup.minhash import Banding, optimal_bands
 
-    items = items.materialize()
-    malformed = items.count() - int(items.sum("is_conv") or 0)
     hashed = items.map_batches(_hash, batch_format="pyarrow", fn_kwargs={"config": config}, num_cpus=1).materialize()
+    malformed = hashed.count() - int(hashed.sum("is_conv") or 0)
     counts: dict[int, int] = {}
     for row in hashed.map_batches(_shard_counts, batch_format="numpy").take_all():
         counts[int(row["shard"])] = counts.get(int(row["shard"]), 0) + int(row["rows"])
