@@ -24,8 +24,12 @@ _cache: dict[Any, Any] = {}  # per worker process: detectors, indexes, rule engi
 
 def connect(address: str | None = None) -> Any:
     """Import Ray, join ``address`` (or start a local Ray once), and make Ray Data keep input order."""
+    # Ray Data's per-stage INFO lines and task tracebacks would drown the CLI output; failures still
+    # raise here (RAY_DATA_LOG_LEVEL=INFO brings them back)
+    os.environ.setdefault("RAY_DATA_LOG_LEVEL", "CRITICAL")
     try:
         import ray
+        import ray.data
     except ImportError:
         raise InputError("--engine ray needs Ray: pip install 'aligntax[ray]'") from None
     if not ray.is_initialized():
@@ -35,7 +39,6 @@ def connect(address: str | None = None) -> Any:
             ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
         except ConnectionError as exc:
             raise InputError(f"--ray-address {address}: {exc}") from None
-    logging.getLogger("ray.data").setLevel(logging.WARNING)  # its per-stage INFO lines would drown the CLI output
     ctx = ray.data.DataContext.get_current()
     ctx.execution_options.preserve_order = True  # outputs equal to the local engine's, row for row
     ctx.enable_progress_bars = False
