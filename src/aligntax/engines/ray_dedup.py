@@ -66,7 +66,9 @@ def _hash(table: pa.Table, config: Any) -> pa.Table:
 
 
 def _shard_counts(batch: dict) -> dict:
-    shards, rows = np.unique(batch["shard"][batch["is_conv"].astype(bool)], return_counts=True)
+    """Conversations per shard in this batch; malformed rows are counted under shard -1."""
+    is_conv = batch["is_conv"].astype(bool)
+    shards, rows = np.unique(np.where(is_conv, batch["shard"], -1), return_counts=True)
     return {"shard": shards, "rows": rows}
 
 
@@ -145,10 +147,10 @@ def find_duplicates(items: Any, config: Any) -> tuple[Any, int]:
     from aligntax.dedup.minhash import Banding, optimal_bands
 
     hashed = items.map_batches(_hash, batch_format="pyarrow", fn_kwargs={"config": config}, num_cpus=1).materialize()
-    malformed = hashed.count() - int(hashed.sum("is_conv") or 0)
     counts: dict[int, int] = {}
     for row in hashed.map_batches(_shard_counts, batch_format="numpy").take_all():
         counts[int(row["shard"])] = counts.get(int(row["shard"]), 0) + int(row["rows"])
+    malformed = counts.pop(-1, 0)
     offsets, total = {}, 0
     for shard in sorted(counts):
         offsets[shard], total = total, total + counts[shard]
