@@ -8,7 +8,7 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 # torch is pinned (torch==2.13.0, CPU build) in pyproject's [model] extra; an unpinned torch pulls a CUDA build.
-.venv/bin/python -m pip install -q -e '.[all]'
+.venv/bin/python -m pip install -q -e '.[all,ray]'  # ray: the --engine ray equality tests run in CI
 if [ "${1:-}" != "--no-model" ]; then
   .venv/bin/aligntax model fetch
 fi

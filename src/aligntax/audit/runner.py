@@ -110,19 +110,27 @@ class AuditResult:
 
 def audit_stream(items: Iterable[Conversation | Malformed], out_dir: str | Path, *,
                  detectors: str | Sequence[str] | None = None, options: Mapping[str, Mapping[str, Any]] | None = None,
-                 jobs: int = 1, batch_size: int = BATCH_SIZE, sample: int = 8, table_cap: int = TABLE_CAP,
-                 report: bool = True, inputs: Sequence[str | Path] = (), seed: int = 0,
-                 on_progress: Callable[[int], None] | None = None) -> AuditResult:
+                 jobs: int = 1, batch_size: int = BATCH_SIZE, **kwargs: Any) -> AuditResult:
     """Annotate ``items`` and write ``annotations.parquet``, ``summary.json`` and ``report.html``
     into ``out_dir``. Raises ``InputError`` if there were no rows at all (nothing is written)."""
-    out = Path(out_dir)
     names = parse_detector_names(detectors)
     probe = BatchAnnotator(names, options)  # validates options before any worker starts
+    annotated = annotate_batches(items, names, options, jobs=jobs, batch_size=batch_size)
+    return write_audit(annotated, out_dir, probe, jobs=jobs, **kwargs)
+
+
+def write_audit(annotated: Iterable[tuple[Sequence[Conversation | Malformed], pa.RecordBatch]], out_dir: str | Path,
+                probe: BatchAnnotator, *, jobs: int = 1, sample: int = 8, table_cap: int = TABLE_CAP,
+                report: bool = True, inputs: Sequence[str | Path] = (), seed: int = 0,
+                on_progress: Callable[[int], None] | None = None, engine: str = "local") -> AuditResult:
+    """Write the audit outputs from ``(batch, record_batch)`` pairs in input order, however they
+    were annotated (in this process, a process pool, or a Ray cluster)."""
+    out = Path(out_dir)
     summary = SummaryBuilder(probe.tags)
     sampler = ReportSampler(per_tag=sample, table_cap=table_cap, seed=seed)
     started = time.perf_counter()
     with AnnotationsWriter(out / ANNOTATIONS_FILE, probe.schema) as writer:
-        for batch, record_batch in annotate_batches(items, names, options, jobs=jobs, batch_size=batch_size):
+        for batch, record_batch in annotated:
             writer.write(record_batch)
             summary.add(record_batch)
             if report:
@@ -141,7 +149,7 @@ def audit_stream(items: Iterable[Conversation | Malformed], out_dir: str | Path,
         "detectors": [{"name": d.name, "version": d.version, "tags": list(d.tags), "options": d.options}
                       for d in probe.detectors],
         **result,
-        "timing": {"seconds": round(elapsed, 3), "jobs": jobs,
+        "timing": {"seconds": round(elapsed, 3), "jobs": jobs, "engine": engine,
                    "rows_per_s": round(writer.rows / elapsed, 1) if elapsed else None,
                    "mb_per_s": round(input_bytes / 1e6 / elapsed, 3) if elapsed and input_bytes else None},
     }
@@ -168,4 +176,4 @@ def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-__all__ = ["AuditResult", "BatchAnnotator", "annotate_batches", "audit_stream", "run_audit", "default_jobs"]
+__all__ = ["AuditResult", "BatchAnnotator", "annotate_batches", "audit_stream", "run_audit", "default_jobs", "write_audit"]

@@ -31,6 +31,21 @@ def _root(
     """Exit codes: 0 ok, 1 internal error, 2 usage, 3 bad input, 4 bad policy/config, 5 conservation violated."""
 
 
+ENGINE_OPTION = typer.Option("local", "--engine", help="local (streaming, this machine's cores) or ray (Ray Data).")
+RAY_ADDRESS_OPTION = typer.Option(None, "--ray-address", help="Ray cluster to join (e.g. auto, or head:6379); "
+                                  "default: $RAY_ADDRESS, else start a local Ray.")
+
+
+def engine_from_options(engine: str, ray_address: str | None):
+    """The engine named by ``--engine`` / ``--ray-address`` (a usage error when they do not fit)."""
+    from aligntax.engines import get_engine
+
+    try:
+        return get_engine(engine, ray_address)
+    except (KeyError, ValueError) as exc:
+        raise typer.BadParameter(str(exc.args[0]), param_hint="--engine") from None
+
+
 COMMAND_MODULES = ("inspect_cmd", "audit_cmd", "dedup_cmd", "contamination_cmd", "clean_cmd", "variants_cmd",
                    "model_cmd", "eval_cmd", "train_cmd", "ablate_cmd", "rmcheck_cmd")
 

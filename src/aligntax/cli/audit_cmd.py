@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from aligntax.cli import app
+from aligntax.cli import ENGINE_OPTION, RAY_ADDRESS_OPTION, app, engine_from_options
 
 BUNDLED_SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "sft_sample.jsonl"
 
@@ -27,6 +27,8 @@ def audit(
     on_error: str = typer.Option("quarantine", "--on-error",
                                  help="Malformed rows: quarantine (a 'malformed' row in the annotations), skip, or fail."),
     report: bool = typer.Option(True, "--report/--no-report", help="Write report.html."),
+    engine: str = ENGINE_OPTION,
+    ray_address: Optional[str] = RAY_ADDRESS_OPTION,
 ) -> None:
     """Detect refusals, moralising, disclaimers, identity claims, role-play, structure and broken
     answers in SFT data. One annotations row per input row, in input order."""
@@ -34,7 +36,7 @@ def audit(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from aligntax.audit import default_jobs, run_audit
+    from aligntax.audit import default_jobs
     from aligntax.detect.defaults import parse_detector_names
 
     if not inputs:
@@ -47,6 +49,7 @@ def audit(
         raise typer.BadParameter(str(exc.args[0]), param_hint="--detectors") from None
     console = Console(stderr=True)
     jobs = jobs or default_jobs()
+    runner = engine_from_options(engine, ray_address)
     columns = [SpinnerColumn(), TextColumn("[bold]audit"), MofNCompleteColumn() if limit else TextColumn("{task.completed} rows"),
                TextColumn("{task.fields[rate]}"), TimeElapsedColumn()]
     if limit:
@@ -60,7 +63,7 @@ def audit(
             if elapsed > 0:
                 progress.update(task, rate=f"{progress.tasks[0].completed / elapsed:,.0f} rows/s")
 
-        result = run_audit([str(p) for p in inputs], out, format=format, on_error=on_error, limit=limit,
+        result = runner.audit([str(p) for p in inputs], out, format=format, on_error=on_error, limit=limit,
                            detectors=names, jobs=jobs, sample=sample, report=report, on_progress=advance)
     s = result.summary
     table = Table(title=f"{s['conversations']:,} conversations, {s['malformed']['count']:,} malformed "

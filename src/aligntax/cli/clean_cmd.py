@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from aligntax.cli import app
+from aligntax.cli import ENGINE_OPTION, RAY_ADDRESS_OPTION, app, engine_from_options
 
 
 @app.command()
@@ -22,6 +22,8 @@ def clean(
     limit: Optional[int] = typer.Option(None, "--limit", help="Read at most this many rows."),
     samples: int = typer.Option(10, "--sample-rewrites", help="Rewrites per rewriter kept in the manifest."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    engine: str = ENGINE_OPTION,
+    ray_address: Optional[str] = RAY_ADDRESS_OPTION,
 ) -> None:
     """Drop, keep and rewrite rows by ordered policy rules; nothing is lost (see rejected.jsonl)."""
     from rich.console import Console
@@ -30,7 +32,8 @@ def clean(
     from aligntax.shape import run_clean
 
     result = run_clean(inputs, policy, out, format=format, on_error=on_error, limit=limit,
-                       sample_rewrites=samples, progress=progress)
+                       sample_rewrites=samples, progress=progress,
+                       engine=engine_from_options(engine, ray_address).clean_engine())
     manifest = result.manifest
     counts = manifest["counts"]
     console = Console()

@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from aligntax.cli import app
+from aligntax.cli import ENGINE_OPTION, RAY_ADDRESS_OPTION, app, engine_from_options
 
 COLUMNS = ("source", "index", "sub", "id", "tag", "cluster_id", "representative_id", "similarity")
 
@@ -25,6 +25,8 @@ def dedup(
     near: bool = typer.Option(True, "--near/--no-near", help="Find near-duplicates (MinHash LSH)."),
     input_format: Optional[str] = typer.Option(None, "--format", help="Force the input format."),
     limit: Optional[int] = typer.Option(None, help="Read at most this many rows."),
+    engine: str = ENGINE_OPTION,
+    ray_address: Optional[str] = RAY_ADDRESS_OPTION,
 ) -> None:
     """Find duplicate conversations, near-duplicates and repeated queries (first occurrence is kept)."""
     import pyarrow as pa
@@ -32,26 +34,11 @@ def dedup(
     from rich.console import Console
     from rich.table import Table
 
-    from aligntax.dedup import TAGS, DedupIndex
-    from aligntax.io import read_conversations
-    from aligntax.record import Conversation
+    from aligntax.dedup import TAGS, DedupConfig
 
-    index = DedupIndex(
-        threshold=threshold, num_perm=num_perm, shingle_size=shingle, max_per_prompt=max_per_prompt,
-        backend=backend, near_duplicates=near,
-    )
-    malformed = 0
-
-    def conversations():
-        nonlocal malformed
-        for item in read_conversations(inputs, format=input_format, on_error="quarantine", limit=limit):
-            if isinstance(item, Conversation):
-                yield item
-            else:
-                malformed += 1
-
-    index.add(conversations())
-    result = index.finalize()
+    config = DedupConfig(threshold=threshold, num_perm=num_perm, shingle_size=shingle, max_per_prompt=max_per_prompt,
+                         backend=backend, near_duplicates=near)
+    result, malformed = engine_from_options(engine, ray_address).dedup(inputs, config, format=input_format, limit=limit)
     out.mkdir(parents=True, exist_ok=True)
     rows = {c: [getattr(h, c) for h in result.hits] for c in COLUMNS}
     schema = pa.schema([("source", pa.string()), ("index", pa.int64()), ("sub", pa.int64()), ("id", pa.string()),

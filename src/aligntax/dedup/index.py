@@ -103,6 +103,62 @@ def conversation_text(conv: Conversation) -> str:
     return "\n".join(parts)
 
 
+@dataclass(slots=True)
+class RowHashes:
+    """Everything the index keeps about a batch of conversations (no texts)."""
+
+    conv_hash: np.ndarray  # (n,) uint64, normalised conversation
+    prompt_hash: np.ndarray  # (n,) uint64, normalised first user prompt
+    has_prompt: np.ndarray  # (n,) bool
+    signatures: np.ndarray | None  # (n, num_perm) uint32 MinHash, None without near-duplicates
+    band_keys: np.ndarray | None  # (n, bands) uint64 LSH bucket keys
+    has_text: np.ndarray | None  # (n,) bool: at least one shingle
+
+
+def hash_rows(convs: list[Conversation], config: DedupConfig, banding: Banding) -> RowHashes:
+    """The hashes, MinHash signatures and band keys of one batch; shared by the local index and
+    the Ray engine, so both see the same values for the same seed."""
+    n = len(convs)
+    words = hash_words([conversation_text(c) for c in convs] + [c.first_user() for c in convs])
+    hashes = text_hashes(words)
+    lengths = words.lengths()
+    sig = band_keys = has_text = None
+    if config.near_duplicates:
+        conv_words = type(words)(words.hashes[: words.offsets[n]], words.offsets[: n + 1])
+        shingles = ngram_hashes(conv_words, config.shingle_size)
+        sig = SIGNATURE_FUNCTIONS[config.backend](shingles, config.num_perm, config.seed)
+        band_keys = banding.keys(sig)
+        has_text = shingles.lengths() > 0
+    return RowHashes(hashes[:n], hashes[n:], lengths[n:] > 0, sig, band_keys, has_text)
+
+
+def ordered_result(hits: list[tuple[int, DedupHit]], rows: int, config: DedupConfig) -> DedupResult:
+    """``(input position, hit)`` pairs -> the result, hits in input order and ``TAGS`` order."""
+    hits.sort(key=lambda ordinal_hit: (ordinal_hit[0], TAGS.index(ordinal_hit[1].tag)))
+    return DedupResult([hit for _, hit in hits], rows, config)
+
+
+def band_candidate_pairs(positions: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Candidate pairs of one band: ``positions`` ascending (input order), ``keys`` their bucket keys.
+    Each bucket member links to its bucket's first member and to its predecessor, so a bucket of m
+    rows costs 2m pairs instead of m^2/2."""
+    order = positions[np.argsort(keys, kind="stable")]
+    keys = np.sort(keys, kind="stable")
+    same_as_prev = np.flatnonzero(keys[1:] == keys[:-1]) + 1
+    if len(same_as_prev) == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    group_start = np.maximum.accumulate(np.where(np.r_[True, keys[1:] != keys[:-1]], np.arange(len(keys)), 0))
+    return np.concatenate([np.stack([order[group_start[same_as_prev]], order[same_as_prev]], axis=1),
+                           np.stack([order[same_as_prev - 1], order[same_as_prev]], axis=1)])
+
+
+def verified_pairs(pairs: np.ndarray, sig: np.ndarray, threshold: float) -> np.ndarray:
+    """The distinct pairs (rows of ``sig``) whose estimated Jaccard reaches ``threshold``."""
+    pairs = np.unique(pairs, axis=0)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    return pairs[similarity(sig, pairs[:, 0], pairs[:, 1]) >= threshold]
+
+
 class DedupIndex:
     """Streaming duplicate index: ``add_batch`` any number of times, then ``finalize`` once."""
 
@@ -130,22 +186,16 @@ class DedupIndex:
         convs = list(convs)
         if not convs:
             return
-        n = len(convs)
-        words = hash_words([conversation_text(c) for c in convs] + [c.first_user() for c in convs])
-        hashes = text_hashes(words)
-        lengths = words.lengths()
-        self._conv_hash.append(hashes[:n])
-        self._prompt_hash.append(hashes[n:])
-        self._has_prompt.append(lengths[n:] > 0)
+        rows = hash_rows(convs, self.config, self.banding)
+        self._conv_hash.append(rows.conv_hash)
+        self._prompt_hash.append(rows.prompt_hash)
+        self._has_prompt.append(rows.has_prompt)
         self._keys.extend(c.key for c in convs)
         self._ids.extend(c.id for c in convs)
         if self.config.near_duplicates:
-            conv_words = type(words)(words.hashes[: words.offsets[n]], words.offsets[: n + 1])
-            shingles = ngram_hashes(conv_words, self.config.shingle_size)
-            sig = SIGNATURE_FUNCTIONS[self.config.backend](shingles, self.config.num_perm, self.config.seed)
-            self._signatures.append(sig)
-            self._band_keys.append(self.banding.keys(sig))
-            self._has_text.append(shingles.lengths() > 0)
+            self._signatures.append(rows.signatures)
+            self._band_keys.append(rows.band_keys)
+            self._has_text.append(rows.has_text)
 
     def add(self, convs: Iterable[Conversation], batch_size: int = 4096) -> None:
         """Feed an iterable of any length in bounded batches."""
@@ -164,21 +214,20 @@ class DedupIndex:
             return DedupResult([], 0, self.config)
         hits: list[tuple[int, DedupHit]] = []
         conv_hash = np.concatenate(self._conv_hash)
-        dup_rep = _first_occurrence(conv_hash)
+        dup_rep = first_occurrence(conv_hash)
         for i in np.flatnonzero(dup_rep != np.arange(n)).tolist():
             hits.append(self._hit(i, "duplicate", int(dup_rep[i]), 1.0))
 
         prompt_hash = np.concatenate(self._prompt_hash)
         has_prompt = np.concatenate(self._has_prompt)
         rows = np.flatnonzero(has_prompt)
-        rep, rank = _first_occurrence_and_rank(prompt_hash[rows])
+        rep, rank = first_occurrence_and_rank(prompt_hash[rows])
         for j in np.flatnonzero(rank >= self.config.max_per_prompt).tolist():
             hits.append(self._hit(int(rows[j]), "repeated_query", int(rows[rep[j]]), 1.0))
 
         if self.config.near_duplicates:
             hits.extend(self._near_duplicates(dup_rep))
-        hits.sort(key=lambda ordinal_hit: (ordinal_hit[0], TAGS.index(ordinal_hit[1].tag)))
-        return DedupResult([hit for _, hit in hits], n, self.config)
+        return ordered_result(hits, n, self.config)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -191,43 +240,33 @@ class DedupIndex:
         band_keys = np.concatenate(self._band_keys)
         has_text = np.concatenate(self._has_text)
         n = len(sig)
-        edges = []
         rows = np.flatnonzero(has_text)
-        for b in range(band_keys.shape[1]):
-            order = rows[np.argsort(band_keys[rows, b], kind="stable")]
-            keys = band_keys[order, b]
-            same_as_prev = np.flatnonzero(keys[1:] == keys[:-1]) + 1
-            if len(same_as_prev) == 0:
-                continue
-            group_start = np.maximum.accumulate(np.where(np.r_[True, keys[1:] != keys[:-1]], np.arange(len(keys)), 0))
-            # each member links to its bucket's first member and to its predecessor
-            edges.append(np.stack([order[group_start[same_as_prev]], order[same_as_prev]], axis=1))
-            edges.append(np.stack([order[same_as_prev - 1], order[same_as_prev]], axis=1))
-        if not edges:
+        edges = [band_candidate_pairs(rows, band_keys[rows, b]) for b in range(band_keys.shape[1])]
+        pairs = np.concatenate(edges)
+        if len(pairs) == 0:
             return
-        pairs = np.unique(np.concatenate(edges), axis=0)
-        pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-        keep = _similarity(sig, pairs[:, 0], pairs[:, 1]) >= self.config.threshold
-        labels = _connected_components(n, pairs[keep])
+        pairs = verified_pairs(pairs, sig, self.config.threshold)
+        labels = connected_components(n, pairs)
         for i in np.flatnonzero((labels != np.arange(n)) & (dup_rep == np.arange(n))).tolist():
             rep = int(labels[i])
-            yield self._hit(i, "near_duplicate", rep, float(_similarity(sig, np.array([i]), np.array([rep]))[0]))
+            yield self._hit(i, "near_duplicate", rep, float(similarity(sig, np.array([i]), np.array([rep]))[0]))
 
 
-def _similarity(sig: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def similarity(sig: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Estimated Jaccard of rows ``a[k]`` and ``b[k]`` of ``sig`` (share of equal MinHash values)."""
     out = np.empty(len(a), dtype=np.float64)
     for s in range(0, len(a), _EDGE_CHUNK):
         out[s : s + _EDGE_CHUNK] = (sig[a[s : s + _EDGE_CHUNK]] == sig[b[s : s + _EDGE_CHUNK]]).mean(axis=1)
     return out
 
 
-def _first_occurrence(hashes: np.ndarray) -> np.ndarray:
+def first_occurrence(hashes: np.ndarray) -> np.ndarray:
     """For each row, the position of the first row with the same hash."""
     _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
     return first[inverse.reshape(-1)]
 
 
-def _first_occurrence_and_rank(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def first_occurrence_and_rank(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """First position of each row's hash, and how many earlier rows share it."""
     order = np.argsort(hashes, kind="stable")
     sorted_h = hashes[order]
@@ -240,7 +279,7 @@ def _first_occurrence_and_rank(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return rep, rank
 
 
-def _connected_components(n: int, pairs: np.ndarray) -> np.ndarray:
+def connected_components(n: int, pairs: np.ndarray) -> np.ndarray:
     """Label of every node = smallest node id in its component (so: the first occurrence)."""
     labels = np.arange(n)
     if len(pairs) == 0:

@@ -138,11 +138,12 @@ class RefusalClassifier:
 
     def logits(self, f: Featurized) -> np.ndarray:
         out = f.dense @ self.dense_w + self.bias
-        if len(f.ids):
-            contrib = self.sparse_w[f.ids]
-            sums = np.add.reduceat(contrib, f.offsets[:-1].clip(max=len(f.ids) - 1), axis=0)
-            nonempty = f.offsets[1:] > f.offsets[:-1]
-            out[nonempty] += sums[nonempty]
+        nonempty = f.offsets[1:] > f.offsets[:-1]
+        if nonempty.any():
+            # segments start at the non-empty rows only: with every row's offset, trailing empty rows
+            # (clipped to the last id) cut the last non-empty row's final n-gram off its sum, so a
+            # score depended on which rows shared its batch
+            out[nonempty] += np.add.reduceat(self.sparse_w[f.ids], f.offsets[:-1][nonempty], axis=0)
         return out
 
     def predict(self, texts: list[str], prompts: list[str] | None = None,

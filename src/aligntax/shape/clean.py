@@ -167,34 +167,112 @@ class _RewriteSampler:
                 })
 
 
-def run_clean(inputs: Sequence[str | Path], policy: Policy | str | Path, out_dir: str | Path, *,
-              format: str | None = None, on_error: str = "quarantine", limit: int | None = None,
-              batch_size: int = BATCH_SIZE, progress: bool = False, sample_rewrites: int = 10,
-              kept_name: str = KEPT, command: str = "clean") -> CleanResult:
-    """Clean ``inputs`` by ``policy`` (a ``Policy``, a preset name or a YAML path) into ``out_dir``."""
-    from aligntax.io import read_conversations
+Decided = list[tuple[Item, "Decision | None"]]  # one batch of rows with their decisions (None: malformed)
 
-    if not isinstance(policy, Policy):
-        policy = load_policy(policy)
-    inputs = [str(p) for p in inputs]
-    reject_repeated_inputs(inputs)
-    detectors = build_policy_detectors(policy)
-    started = time.perf_counter()
 
-    def read(show: bool = False) -> Iterator[Item]:
-        return read_conversations(inputs, format=format, on_error=on_error, limit=limit, progress=show)
+@dataclass
+class CleanJob:
+    """What deciding rows needs, independent of where it runs (this process or a Ray cluster)."""
 
-    flags = dedup_flags(read(), policy.dedup) if policy.dedup is not None else {}
-    dedup_seconds = time.perf_counter() - started
+    inputs: list[str]
+    policy: Policy
+    format: str | None = None
+    on_error: str = "quarantine"
+    limit: int | None = None
+    batch_size: int = BATCH_SIZE
+
+    def read(self, progress: bool = False) -> Iterator[Item]:
+        from aligntax.io import read_conversations
+
+        return read_conversations(self.inputs, format=self.format, on_error=self.on_error, limit=self.limit,
+                                  progress=progress)
+
+
+def policy_rule_engine(policy: Policy, detectors: Sequence[Detector]) -> RuleEngine:
+    """The rule engine; rewritten conversations are re-detected, keeping the corpus-level dedup hits."""
 
     def reannotate(conv: Conversation, before: Detection) -> Detection:
         fresh = annotate([conv], detectors)[0]
         fresh.hits.extend(h for h in before.hits if h.tag in DEDUP_TAGS)
         return fresh
 
-    engine = RuleEngine(policy, reannotate)
+    return RuleEngine(policy, reannotate)
+
+
+def decide_batch(batch: Sequence[Item], detectors: Sequence[Detector], flags: dict, engine: RuleEngine) -> Decided:
+    """Detect, add the dedup flags, and decide every row of one batch."""
+    convs = [it for it in batch if isinstance(it, Conversation)]
+    found = iter(annotate(convs, detectors))
+    out: Decided = []
+    for item in batch:
+        if isinstance(item, Malformed):
+            out.append((item, None))
+            continue
+        detection = next(found)
+        detection.hits.extend(flags.get(item.key, ()))
+        out.append((item, engine.decide(item, detection)))
+    return out
+
+
+class LocalCleanEngine:
+    """Streams the inputs through this process (the default)."""
+
+    name = "local"
+
+    def dedup_flags(self, job: CleanJob) -> dict:
+        return dedup_flags(job.read(), job.policy.dedup)
+
+    def decided(self, job: CleanJob, flags: dict, progress: bool = False) -> Iterator[Decided]:
+        detectors = build_policy_detectors(job.policy)
+        engine = policy_rule_engine(job.policy, detectors)
+        for batch in batched(job.read(progress), job.batch_size):
+            yield decide_batch(batch, detectors, flags, engine)
+
+
+class _ShardLedgers:
+    """Read / kept / rejected ledgers per input source, so conservation is checked per shard too."""
+
+    def __init__(self) -> None:
+        self.read: dict[str, RowLedger] = {}
+        self.kept: dict[str, RowLedger] = {}
+        self.rejected: dict[str, RowLedger] = {}
+
+    def add(self, item: Item, decision: Decision | None) -> None:
+        self.read.setdefault(item.source, RowLedger()).add(item.key)
+        sink = self.kept if decision is not None and decision.action == "keep" else self.rejected
+        sink.setdefault(item.source, RowLedger()).add(item.key)
+
+    def check(self) -> dict[str, dict[str, int]]:
+        table = {}
+        for source, read in self.read.items():
+            kept, rejected = self.kept.get(source, RowLedger()), self.rejected.get(source, RowLedger())
+            check_conservation(read, {f"{source} kept": kept, f"{source} rejected": rejected})
+            table[source] = {"read": read.count, "kept": kept.count, "rejected": rejected.count}
+        return table
+
+
+def run_clean(inputs: Sequence[str | Path], policy: Policy | str | Path, out_dir: str | Path, *,
+              format: str | None = None, on_error: str = "quarantine", limit: int | None = None,
+              batch_size: int = BATCH_SIZE, progress: bool = False, sample_rewrites: int = 10,
+              kept_name: str = KEPT, command: str = "clean", engine: Any = None) -> CleanResult:
+    """Clean ``inputs`` by ``policy`` (a ``Policy``, a preset name or a YAML path) into ``out_dir``.
+
+    ``engine`` decides the rows (``LocalCleanEngine`` by default; ``aligntax.engines`` has a Ray
+    one); routing, writing and the conservation checks always happen here, in input order."""
+    if not isinstance(policy, Policy):
+        policy = load_policy(policy)
+    inputs = [str(p) for p in inputs]
+    reject_repeated_inputs(inputs)
+    detectors = build_policy_detectors(policy)  # validates the policy's detectors before any work
+    engine = engine or LocalCleanEngine()
+    job = CleanJob(inputs, policy, format, on_error, limit, batch_size)
+    started = time.perf_counter()
+    flags = engine.dedup_flags(job) if policy.dedup is not None else {}
+    dedup_seconds = time.perf_counter() - started
+
     fmt = output_format(inputs, format=format)
     read_rows = RowLedger()
+    shards = _ShardLedgers()
     per_rule: Counter[str] = Counter()
     per_reason: Counter[str] = Counter()
     rewrites: Counter[str] = Counter()
@@ -202,20 +280,15 @@ def run_clean(inputs: Sequence[str | Path], policy: Policy | str | Path, out_dir
     with StagedDir(out_dir) as staged:
         sinks = _Sinks(staged.path, fmt, kept_name)
         try:
-            for batch in batched(read(progress), batch_size):
-                convs = [it for it in batch if isinstance(it, Conversation)]
-                found = iter(annotate(convs, detectors))
-                for item in batch:
+            for decided in engine.decided(job, flags, progress):
+                for item, decision in decided:
                     read_rows.add(item.key)
-                    if isinstance(item, Malformed):
-                        route(item, None, sinks)
+                    shards.add(item, decision)
+                    route(item, decision, sinks)
+                    if decision is None:
                         per_rule["malformed"] += 1
                         per_reason[item.reason.split(":", 2)[1] if ":" in item.reason else item.reason] += 1
                         continue
-                    detection = next(found)
-                    detection.hits.extend(flags.get(item.key, ()))
-                    decision = engine.decide(item, detection)
-                    route(item, decision, sinks)
                     per_rule[decision.rule_label] += 1
                     for record in decision.rewrites:
                         rewrites[f"{record.rule.label}:{record.rewriter}"] += 1
@@ -227,6 +300,7 @@ def run_clean(inputs: Sequence[str | Path], policy: Policy | str | Path, out_dir
         if read_rows.count == 0:
             raise InputError(f"no input rows in {', '.join(inputs)}")
         check_conservation(read_rows, {"kept": sinks.kept_rows, "rejected": sinks.rejected_rows})
+        per_shard = shards.check()
         if sinks.kept.count != sinks.kept_rows.count or sinks.rejected.count != sinks.rejected_rows.count:
             from aligntax.errors import ConservationError
 
@@ -243,14 +317,17 @@ def run_clean(inputs: Sequence[str | Path], policy: Policy | str | Path, out_dir
             "counts": {"read": read_rows.count, "kept": sinks.kept_rows.count,
                        "rejected": sinks.rejected_rows.count, "rewritten": sum(rewrites.values()),
                        "dedup_flagged": len(flags)},
+            "per_shard": per_shard,
             "per_rule": _per_rule_table(policy, per_rule),
             "malformed_reasons": dict(per_reason),
             "rewrites": dict(rewrites),
             "rewrite_samples": sampler.samples,
             "outputs": describe_files([sinks.kept_path, staged.path / REJECTED, sinks.annotations_path], staged.path),
             "timing": {"seconds": round(elapsed, 3), "dedup_pass_seconds": round(dedup_seconds, 3),
+                       "engine": getattr(engine, "name", type(engine).__name__),
                        "rows_per_s": round(read_rows.count / elapsed, 1) if elapsed else None},
-            "conservation": "kept + rejected == read, checked by row identity (source, index, sub)",
+            "conservation": "kept + rejected == read, checked by row identity (source, index, sub), "
+                            "per input source and in total",
         })
         write_json(staged.path / MANIFEST_FILE, manifest)
         staged.commit()

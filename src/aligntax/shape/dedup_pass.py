@@ -37,17 +37,24 @@ def _as_hits(value: Any) -> list[TagHit]:
     return hits
 
 
-def dedup_flags(items: Iterable[Conversation | Malformed], options: Mapping[str, Any],
-                batch_size: int = 2048) -> dict[Key, list[TagHit]]:
-    """One streaming pass: ``{row key: [duplicate/near_duplicate/repeated_query hits]}`` for flagged rows."""
+def dedup_config(options: Mapping[str, Any]) -> Any:
+    """The policy's ``dedup`` field as a ``DedupConfig`` (``PolicyError`` when it is invalid)."""
     try:
-        from aligntax.dedup import DedupIndex
+        from aligntax.dedup import DedupConfig
     except ImportError as exc:
         raise PolicyError(f"this policy needs the dedup pass, but aligntax.dedup is unavailable: {exc}") from None
     try:
-        index = DedupIndex(**dict(options))
+        return DedupConfig(**dict(options))
     except (TypeError, ValueError) as exc:
         raise PolicyError(f"field 'dedup': {exc}") from None
+
+
+def dedup_flags(items: Iterable[Conversation | Malformed], options: Mapping[str, Any],
+                batch_size: int = 2048) -> dict[Key, list[TagHit]]:
+    """One streaming pass: ``{row key: [duplicate/near_duplicate/repeated_query hits]}`` for flagged rows."""
+    from aligntax.dedup import DedupIndex
+
+    index = DedupIndex(dedup_config(options))
     batch: list[Conversation] = []
     for item in items:
         if isinstance(item, Conversation):
@@ -57,7 +64,11 @@ def dedup_flags(items: Iterable[Conversation | Malformed], options: Mapping[str,
                 batch = []
     if batch:
         index.add_batch(batch)
-    flags = index.finalize()
+    return flags_from_result(index.finalize())
+
+
+def flags_from_result(flags: Any) -> dict[Key, list[TagHit]]:
+    """What a dedup index reports (a ``DedupResult``, a mapping or ``(key, hits)`` pairs) -> TagHits per row."""
     if hasattr(flags, "by_key"):  # DedupResult
         pairs = flags.by_key.items()
     elif hasattr(flags, "items"):
