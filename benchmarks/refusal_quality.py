@@ -211,11 +211,14 @@ def main() -> None:
     names = (("refusal_embed",) if args.embed else ()) + ("refusal", "refusal_keyword", "xstest_prefix", "gcg_substring")
     print(f"held-out rows={len(rows)}; cells = P/R/F1 of (refusal or partial_refusal) vs compliance")
     print_table(groups, y, preds, names)
-    for tag in ("moralizing", "ai_disclaimer"):
-        yt = np.array([bool(r.get(tag)) for r in rows])
-        cells = [f"{n}: " + "/".join(f"{v:.2f}" for v in prf(yt, preds[f"{n}:{tag}"])) for n in names if ":" not in n
-                 and f"{n}:{tag}" in preds]
-        print(f"{tag:14s} P/R/F1 (labelled positives {int(yt.sum())}): " + "   ".join(cells))
+    complied = np.array([r["label"] == "compliance" for r in rows])
+    for tag, where in (("moralizing", complied), ("ai_disclaimer", np.ones(len(rows), dtype=bool))):
+        # moralizing is a tag of answers that comply (a refusal's lecture is part of the refusal)
+        yt = np.array([bool(r.get(tag)) for r in rows])[where]
+        cells = [f"{n}: " + "/".join(f"{v:.2f}" for v in prf(yt, preds[f"{n}:{tag}"][where])) for n in names
+                 if ":" not in n and f"{n}:{tag}" in preds]
+        scope = "compliant rows" if tag == "moralizing" else "all rows"
+        print(f"{tag:14s} P/R/F1 on {scope} (labelled positives {int(yt.sum())}): " + "   ".join(cells))
     print("throughput on these rows (conv/s, 1 process, batches of 512): "
           + ", ".join(f"{k}={v:,.0f}" for k, v in timings.items()))
     if args.errors:
