@@ -28,7 +28,7 @@ REQUEST_VERBS = frozenset(
     confirm diagnose prescribe verify track trace reproduce argue justify defend develop design build plan
     translate summarize summarise advise guide walk rank judge rate weigh elaborate name draw code program
     contact browse remember perform execute carry grant process handle invent fabricate falsify forge hack
-    bypass circumvent condemn cheat lie spread""".split()
+    bypass circumvent condemn cheat lie spread point""".split()
 )
 # "I can't stress enough", "I can't believe", "I cannot emphasize": emphatic, not declining.
 EMPHATIC_VERBS = frozenset("stress emphasize emphasise overstate believe wait imagine thank express understate".split())
