@@ -7,7 +7,9 @@
 (c) templated responses for held-out prompts (their styles ARE in training: an easy upper bound);
 (d) responses written in named models' styles (labels/written/), each writer's rows scored by a
     classifier retrained here WITHOUT that writer (leave-one-writer-out, the shipped recipe), per
-    imitated model family: the closest estimate of F1 on a model family nobody wrote for training.
+    imitated model family (the lexicon was tuned on these errors, so it is optimistic);
+(e) written sets held out whole (labels/written/writer_D, _E: realistic XSTest answers of named models),
+    added after the last tuning and never trained on: the untouched estimate.
 
 Baselines measured in the same run: ``refusal_keyword`` (our curated lexicon tier), XSTest's
 prefix string match, and the GCG "any refusal substring anywhere" matcher. Also per-tag numbers
@@ -35,7 +37,7 @@ from aligntax.record import Conversation, Turn
 
 ROOT = Path(__file__).resolve().parents[1]
 PHRASES = ROOT.parent / "shared" / "data" / "refusal_phrases"
-HELD_OUT = ("test", "style_heldout")
+HELD_OUT = ("test", "style_heldout", "fresh_heldout")
 
 
 def prf(y: np.ndarray, p: np.ndarray) -> tuple[float, float, float]:
@@ -63,6 +65,8 @@ def family(model: str) -> str:
 
 
 def group_of(r: dict) -> str:
+    if r["split"] == "fresh_heldout":
+        return f"(e) fresh writer {family(r['source_model'])}"
     if r["dataset"] == "written":
         return f"(d) written {family(r['source_model'])}, unseen prompts"
     if r["dataset"] == "templated":
@@ -138,7 +142,7 @@ def leave_one_writer_out(all_rows: list[dict], errors: bool) -> None:
     sys.path.insert(0, str(ROOT / "scripts"))
     import train_refusal_classifier as trainer
 
-    written = [r for r in all_rows if r["dataset"] == "written"]
+    written = [r for r in all_rows if r["dataset"] == "written" and r["split"] != "fresh_heldout"]
     if not written:
         return
     others = [r for r in all_rows if r["split"] == "train" and r["dataset"] != "written"]
@@ -207,6 +211,8 @@ def main() -> None:
                 groups["(a) ALL real, read by hand"].append(i)
         if g.startswith("(d)"):
             groups["(d) ALL written, unseen prompts"].append(i)
+        if g.startswith("(e)"):
+            groups["(e) ALL fresh writers (never trained or tuned on)"].append(i)
         groups["ALL held-out"].append(i)
     names = (("refusal_embed",) if args.embed else ()) + ("refusal", "refusal_keyword", "xstest_prefix", "gcg_substring")
     print(f"held-out rows={len(rows)}; cells = P/R/F1 of (refusal or partial_refusal) vs compliance")

@@ -32,6 +32,9 @@ LABELS = ROOT / "labels"
 TEST_MODELS = {"claude-v1.3", "bard", "vicuna-13b", "gpt-4-gpteacher"}
 SEED = 13
 LABELS_ALLOWED = frozenset({"compliance", "refusal", "partial_refusal"})
+# Writers added after the detector was last tuned: never trained on, never looked at while tuning, so the
+# benchmark's group (e) stays an untouched estimate for model styles nobody trained for.
+FRESH_WRITERS = frozenset({"D", "E"})
 
 
 def _prompt_bucket(prompt: str) -> str:
@@ -111,7 +114,8 @@ def written() -> list[dict]:
     """labels/written/writer_*.jsonl: responses written in named models' styles (docs/labelling-guide.md).
 
     Each file is one writer; ``source_model`` is the imitated model, ``writer`` the file, so the benchmark
-    can hold a whole writer out. Rows whose prompt hashes into the test bucket are held out as ``test``."""
+    can hold a whole writer out. Rows whose prompt hashes into the test bucket are held out as ``test``;
+    a ``FRESH_WRITERS`` file is held out whole (``fresh_heldout``)."""
     rows = []
     for path in sorted((LABELS / "written").glob("writer_*.jsonl")):
         writer = path.stem.removeprefix("writer_")
@@ -123,7 +127,8 @@ def written() -> list[dict]:
                          "prompt": r["prompt"], "text": r["text"], "label": r["label"],
                          "moralizing": bool(r["moralizing"]), "ai_disclaimer": bool(r["ai_disclaimer"]),
                          "note": r.get("note", ""), "prompt_source": r.get("prompt_source", ""),
-                         "split": _prompt_bucket(r["prompt"]), "labelled_by": "hand-written"})
+                         "split": "fresh_heldout" if writer in FRESH_WRITERS else _prompt_bucket(r["prompt"]),
+                         "labelled_by": "hand-written"})
     return rows
 
 

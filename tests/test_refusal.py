@@ -220,9 +220,12 @@ def test_classifier_stacks_the_keyword_rule():
 def test_written_labels_are_valid_and_held_out_by_prompt():
     rows = [json.loads(line) for line in (REPO / "labels" / "refusal_labels.jsonl").open()]
     written = [r for r in rows if r["dataset"] == "written"]
-    assert {r["writer"] for r in written} == {"A", "B", "C"} and len(written) >= 900
+    assert {"A", "B", "C"} <= {r["writer"] for r in written} and len(written) >= 900
     assert {r["label"] for r in written} == {"compliance", "refusal", "partial_refusal"}
-    prompts = {}
+    prompts: dict[str, set] = {}
     for r in written:  # a prompt is either all train or all test, whoever wrote the answer
-        prompts.setdefault(r["prompt"], set()).add(r["split"])
+        if r["split"] != "fresh_heldout":
+            prompts.setdefault(r["prompt"], set()).add(r["split"])
     assert all(len(s) == 1 for s in prompts.values())
+    # fresh writers are held out whole: never in the training split
+    assert all(r["split"] == "fresh_heldout" for r in written if r["writer"] in ("D", "E"))
