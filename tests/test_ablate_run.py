@@ -207,3 +207,18 @@ def test_only_runs_keep_the_other_variants_in_the_index(first_run, experiment_fi
     assert again.executed == []
     index = json.loads((out / "ablation.json").read_text())
     assert [r["variant"] for r in index["runs"]] == ["base", "all", "no-aligned"]
+
+
+def test_a_changed_detector_version_rebuilds_the_data(tmp_path, monkeypatch):
+    from aligntax.ablate.experiment import DataBuild
+    from aligntax.ablate.runner import data_step
+    from aligntax.detect.refusal import RefusalDetector
+
+    data = tmp_path / "d.jsonl"
+    data.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"},
+                                             {"role": "assistant", "content": "hello"}]}) + "\n")
+    build = DataBuild("clean", (data,), {"policy": "poison-of-alignment"})
+    before = data_step(build).hash
+    assert data_step(build).hash == before  # deterministic
+    monkeypatch.setattr(RefusalDetector, "version", RefusalDetector.version + "-changed")
+    assert data_step(build).hash != before

@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from aligntax import __version__
 from aligntax.ablate.experiment import BASELINE, DataBuild, Experiment, Variant
+from aligntax.detect.defaults import detector_versions
 from aligntax.errors import AligntaxError
 from aligntax.util import sha256_file
 
@@ -141,7 +142,9 @@ def data_step(build: DataBuild) -> Step:
     policy = config.get("policy")
     if isinstance(policy, str) and Path(policy).is_file():  # a policy file: its bytes, not its path
         config["policy"] = {"file_sha256": sha256_file(Path(policy))}
-    digest = step_hash("data", build=build.kind, config=config, inputs=paths_digest(build.inputs))
+    # detector versions: a changed detector must rebuild the data it decided, not reuse the cached output
+    digest = step_hash("data", build=build.kind, config=config, inputs=paths_digest(build.inputs),
+                       detectors=detector_versions())
     inputs = [str(p) for p in build.inputs]
 
     def action(out: Path) -> dict[str, Any]:

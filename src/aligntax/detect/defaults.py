@@ -47,6 +47,12 @@ def load_builtin_detectors() -> None:
     _loaded = True
 
 
+def detector_versions() -> dict[str, str]:
+    """name -> version of every registered detector (cache keys of steps whose output depends on them)."""
+    load_builtin_detectors()
+    return {name: str(getattr(DETECTORS.get(name), "version", "")) for name in DETECTORS.names()}
+
+
 def default_detector_names() -> list[str]:
     """The default set, restricted to detectors registered in this installation."""
     load_builtin_detectors()

@@ -174,7 +174,7 @@ class NonTextDetector(Detector):
     letters + whitespace below which an answer of at least ``min_chars`` (20) is noise."""
 
     name: ClassVar[str] = "non_text"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     tags: ClassVar[tuple[str, ...]] = ("non_text",)
 
     def __init__(self, min_letter_ratio: float = 0.5, min_chars: int = 20, **options) -> None:

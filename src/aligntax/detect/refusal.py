@@ -76,7 +76,7 @@ class RefusalKeywordDetector(Detector):
     """Curated lexicon with position rules (no learned weights)."""
 
     name = "refusal_keyword"
-    version = "1"
+    version = "2"
     tags = REFUSAL_TAGS
 
     def __init__(self, threshold: float = 0.5, **options: Any) -> None:
@@ -124,7 +124,7 @@ class RefusalDetector(TurnScoringDetector):
     """
 
     name = "refusal"
-    version = "1"
+    version = "2"
     tags = REFUSAL_TAGS
 
     def __init__(self, weights: str | None = None, threshold: float | None = None, gate: bool = True,
