@@ -158,14 +158,16 @@ def find_hits(text: str, low: str | None = None) -> list[Hit]:
     return kept
 
 
-# Every roleplay_cue phrase contains one of these: most prompts skip the automaton pass entirely.
-_CUE_WORDS = ("pretend", "role", "imagine", "you are a", "act as", "character", "write a")
+@lru_cache(maxsize=1)
+def _cue_phrases() -> tuple[str, ...]:
+    return tuple(phrase for phrase, (kind, _) in load_lexicon().items() if kind == "roleplay_cue")
 
 
 def prompt_cue_hits(prompt: str) -> list[Hit]:
-    """Lexicon hits of a prompt's opening, only where a role-play cue can be among them."""
+    """Lexicon hits of a prompt, only where a role-play cue phrase occurs (the one kind read from a
+    prompt): most prompts skip the automaton pass entirely."""
     low = normalise(prompt)
-    return find_hits(prompt, low) if any(w in low for w in _CUE_WORDS) else []
+    return find_hits(prompt, low) if any(p in low for p in _cue_phrases()) else []
 
 
 def opening_end(text: str) -> int:
