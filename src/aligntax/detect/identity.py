@@ -96,14 +96,13 @@ _OPENERS = KeywordGate([
 
 
 def _claims(text: str) -> list[re.Match[str]]:
-    lowered = text.lower()
-    if not _GATE.any(lowered):
+    if not _GATE.any(text):
         return []
-    if len(lowered) != len(text):  # rare Unicode case changes shift offsets: scan the slow way
-        return list(_CLAIM.finditer(text))
+    if not text.isascii() and len(text.lower()) != len(text):
+        return list(_CLAIM.finditer(text))  # a few code points lower-case to two characters: the slow way
     found: list[re.Match[str]] = []
     next_free = 0
-    for start in sorted(set(_OPENERS.starts(lowered))):
+    for start in sorted(set(_OPENERS.starts(text))):
         if start >= next_free:
             m = _CLAIM.match(text, start)
             if m:

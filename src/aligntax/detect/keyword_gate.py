@@ -1,29 +1,101 @@
-"""A cheap "could this text possibly match?" test in front of expensive regexes.
+"""Cheap "could this text possibly match?" tests in front of expensive regexes.
 
 Python's ``re`` scans every position of a text for every alternative of a case-insensitive
-pattern; most texts contain none of the literal words those patterns need. One Aho-Corasick
-pass over the lower-cased text (``pyahocorasick``) answers "any keyword?" and "where?" in C.
+pattern; most texts contain none of the literal words those patterns need. ``KeywordGate`` answers
+"any keyword?" and "where?" from the shared Aho-Corasick pass (``textscan``); ``GatedAlternation``
+runs only the branches of an alternation whose words occur, each only where it can start.
 """
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+import re
+from typing import Callable, Iterable, Iterator, Sequence, Union
 
-import ahocorasick
+from aligntax.detect.textscan import PhraseSet
 
 
-class KeywordGate:
+class KeywordGate(PhraseSet):
+    """Keywords looked up case-insensitively (``textscan.normalise``) in the shared pass. Pass the
+    original text: detectors asking about the same string share one pass."""
+
     def __init__(self, keywords: Iterable[str]) -> None:
-        self._automaton = ahocorasick.Automaton()
-        for kw in {k.lower() for k in keywords}:
-            self._automaton.add_word(kw, len(kw))
-        self._automaton.make_automaton()
+        super().__init__(list(keywords))
 
-    def any(self, lowered: str) -> bool:
-        """True if any keyword occurs in ``lowered`` (a ``str.lower()``-ed text)."""
-        return next(self._automaton.iter(lowered), None) is not None
+    def any(self, text: str) -> bool:
+        """True if any keyword occurs in ``text``."""
+        return bool(self.hits(text))
 
-    def starts(self, lowered: str) -> Iterator[int]:
+    def starts(self, text: str) -> Iterator[int]:
         """Start offsets of keyword occurrences, ascending by end offset."""
-        for end, length in self._automaton.iter(lowered):
+        for end, length in self.hits(text):
             yield end - length + 1
+
+
+# Could the branch match? Any of these words in the lowered text, or a (text, lowered) -> bool test.
+Condition = Union[Sequence[str], Callable[[str, str], bool]]
+
+
+class AnchoredPattern:
+    """A regex whose every match starts at a line start (``line_start``: offset 0 or a newline, for a
+    pattern beginning ``(?:^|\n)`` without MULTILINE) or where one of ``words`` occurs in the lowered
+    text (for a pattern beginning ``\b(?:word|...)``); with neither, any position. ``search`` gives what
+    ``re.search`` gives, trying only those offsets. Word offsets are exact only where lowering keeps
+    every offset (``prefilter``: ASCII text); otherwise it scans every position like ``re.search``."""
+
+    def __init__(self, pattern: str | re.Pattern, *, words: Sequence[str] = (), line_start: bool = False) -> None:
+        self.regex = re.compile(pattern)
+        self.words, self.line_start = tuple(words), line_start
+
+    def search(self, text: str, pos: int, lowered: str, prefilter: bool) -> re.Match | None:
+        if not (self.words or self.line_start) or (self.words and not prefilter):
+            return self.regex.search(text, pos)
+        starts = {0} if self.line_start and pos == 0 else set()
+        needles = [("\n", text)] * self.line_start + [(w, lowered) for w in self.words]
+        for needle, hay in needles:
+            i = hay.find(needle, pos)
+            while i >= 0:
+                starts.add(i)
+                i = hay.find(needle, i + 1)
+        for i in sorted(starts):
+            if m := self.regex.match(text, i):
+                return m
+        return None
+
+
+class GatedAlternation:
+    """``[m.span() for m in re.finditer("b1|b2|...", text)]`` - leftmost match, the earlier branch on a
+    tie - running only the branches whose necessary ``Condition`` holds. One alternation scans every
+    position for every branch; most texts need none or one of them. Conditions are checked only when
+    ``prefilter`` is true (the caller's promise that they are exact, e.g. ASCII text)."""
+
+    def __init__(self, branches: Sequence[tuple[str | re.Pattern | AnchoredPattern, Condition]]) -> None:
+        self.branches = [(p if isinstance(p, AnchoredPattern) else AnchoredPattern(p), cond)
+                         for p, cond in branches]
+
+    def spans(self, text: str, lowered: str, prefilter: bool) -> list[tuple[int, int]]:
+        active = []
+        for p, cond in self.branches:
+            if prefilter:
+                if callable(cond):
+                    if not cond(text, lowered):
+                        continue
+                else:
+                    for word in cond:  # a plain loop: a generator per branch costs more than the test
+                        if word in lowered:
+                            break
+                    else:
+                        continue
+            active.append(p)
+        out: list[tuple[int, int]] = []
+        pos = 0
+        while active:
+            best = None
+            for p in active:
+                m = p.search(text, pos, lowered, prefilter)
+                if m is not None and (best is None or m.start() < best.start()):
+                    best = m
+            if best is None:
+                break
+            out.append(best.span())
+            pos = max(best.end(), best.start() + 1)
+        return out

@@ -14,7 +14,7 @@ from functools import lru_cache
 from importlib.resources import files
 from typing import Iterable
 
-import ahocorasick
+from aligntax.detect.textscan import PhraseSet, normalise, scan
 
 KINDS = ("refuse", "modal", "modal_self", "apology", "sympathy", "policy", "deflect", "disclaimer", "moralize", "comply", "roleplay_cue")
 
@@ -73,26 +73,8 @@ def load_lexicon() -> dict[str, tuple[str, float]]:
     return table
 
 
-@lru_cache(maxsize=1)
-def automaton() -> ahocorasick.Automaton:
-    auto = ahocorasick.Automaton()
-    for phrase, (kind, weight) in load_lexicon().items():
-        auto.add_word(phrase, (phrase, kind, weight))
-    auto.make_automaton()
-    return auto
-
-
-_FOLD = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00a0": " "})
-
-
-def normalise(text: str) -> str:
-    """Lower-case and fold curly apostrophes, keeping every character at its original offset."""
-    low = text.lower()  # str.lower is C-fast; translate only when a folded character is present
-    if len(low) != len(text):  # a few code points (e.g. U+0130) lower-case to two characters
-        return "".join(lc if len(lc := ch.translate(_FOLD).lower()) == 1 else ch for ch in text)
-    if "\u2019" in low or "\u2018" in low or "\u02bc" in low or "\u00a0" in low:
-        low = low.translate(_FOLD)
-    return low
+# Every phrase, found by the detectors' shared Aho-Corasick pass (payload: phrase, kind, weight).
+LEXICON_PHRASES = PhraseSet(lambda: {phrase: (phrase, kind, weight) for phrase, (kind, weight) in load_lexicon().items()})
 
 
 def _bounded(low: str, start: int, end: int) -> bool:
@@ -127,11 +109,12 @@ def _quoted(low: str, start: int) -> bool:
     return (seg.count('"') + seg.count("\u201c") + seg.count("\u201d")) % 2 == 1
 
 
-def find_hits(text: str, low: str | None = None) -> list[Hit]:
+def find_hits(text: str) -> list[Hit]:
     """All lexicon hits in ``text``; the longest phrase wins where hits overlap."""
-    low = normalise(text) if low is None else low
+    scanned = scan(text)
+    low = scanned.low
     raw: list[Hit] = []
-    for end_incl, (phrase, kind, weight) in automaton().iter(low):
+    for end_incl, (phrase, kind, weight) in scanned.hits[LEXICON_PHRASES.slot]:
         end = end_incl + 1
         start = end - len(phrase)
         if not _bounded(low, start, end):
@@ -167,7 +150,7 @@ def prompt_cue_hits(prompt: str) -> list[Hit]:
     """Lexicon hits of a prompt, only where a role-play cue phrase occurs (the one kind read from a
     prompt): most prompts skip the automaton pass entirely."""
     low = normalise(prompt)
-    return find_hits(prompt, low) if any(p in low for p in _cue_phrases()) else []
+    return find_hits(prompt) if any(p in low for p in _cue_phrases()) else []
 
 
 def opening_end(text: str) -> int:

@@ -101,15 +101,14 @@ class ApiFailureDetector(Detector):
     def _turn(self, i: int, text: str) -> TagHit | None:
         if not text.strip():
             return TagHit("api_failure", i, 1.0, (), "empty answer", "empty")
-        lowered = text.lower()
-        if _STRONG_GATE.any(lowered):
+        if _STRONG_GATE.any(text):
             m = _STRONG_FAILURE.search(text) or _JSON_ERROR_BLOB.search(text)
             if m:
                 return TagHit("api_failure", i, 0.95, (m.span(),), m.group(0), "error_text")
         # weak phrases count when they are the whole (short) answer; a long answer must open
         # with an error page, an "Error:" line or a JSON error body
         if len(text) <= WEAK_FAILURE_MAX_CHARS:
-            m = _WEAK_FAILURE.search(text) if _WEAK_GATE.any(lowered) else None
+            m = _WEAK_FAILURE.search(text) if _WEAK_GATE.any(text) else None
         else:
             m = _LONG_FAILURE_START.match(text)
         if m:

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from aligntax.detect.keyword_rule import TurnScores, keyword_scores
-from aligntax.detect.lexicon import FEATURE_NAMES, Hit, find_hits, lexicon_features, normalise, prompt_cue_hits
+from aligntax.detect.lexicon import FEATURE_NAMES, Hit, find_hits, lexicon_features, prompt_cue_hits
+from aligntax.detect.textscan import scan
 
 HEADS = ("refusal_any", "partial", "moralizing")
 # The keyword rule's own verdict, stacked on the lexicon features: leave-one-writer-out it generalises
@@ -99,8 +100,16 @@ class Featurizer:
         all_hits: list[list[Hit]] = []
         keyword: list[TurnScores] = []
         for i, text in enumerate(texts):
-            low = normalise(text)
-            hits = find_hits(text, low)
+            hits = find_hits(text)
+            low = scan(text).low  # cached by find_hits' pass
+            if gate and not hits and no_signal(text, hits):
+                # no lexicon hit at all: every score is 0 whatever the dense features say (the gate
+                # zeroes the model's output), so the features are not computed
+                keyword.append(TurnScores(0.0, 0.0, 0.0, 0.0, hits))
+                all_hits.append(hits)
+                skipped[i] = True
+                offsets.append(len(ids))
+                continue
             prompt_hits = prompt_cue_hits(prompts[i][:PROMPT_CHARS]) if prompts and prompts[i] else None
             feats = lexicon_features(text, hits, prompt_hits)
             kw = keyword_scores(text, hits, feats)
@@ -137,7 +146,9 @@ class RefusalClassifier:
         self.meta = meta or {}
 
     def logits(self, f: Featurized) -> np.ndarray:
-        out = f.dense @ self.dense_w + self.bias
+        # einsum, not ``@``: a 512x27 product is too small for BLAS, whose idle threads spin on the cores the
+        # other audit workers need (OpenBLAS busy-waits after each call)
+        out = np.einsum("ij,jk->ik", f.dense, self.dense_w) + self.bias
         nonempty = f.offsets[1:] > f.offsets[:-1]
         if nonempty.any():
             # segments start at the non-empty rows only: with every row's offset, trailing empty rows

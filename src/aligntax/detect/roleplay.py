@@ -14,7 +14,7 @@ import re
 from typing import ClassVar
 
 from aligntax.detect.base import DETECTORS, Detection, Detector, TagHit
-from aligntax.detect.keyword_gate import KeywordGate
+from aligntax.detect.keyword_gate import AnchoredPattern, GatedAlternation, KeywordGate
 from aligntax.record import Conversation
 
 SYSTEM_TURN = -1  # TagHit.turn for a hit in Conversation.system
@@ -29,17 +29,34 @@ _JAILBREAK = re.compile(
     r"\bno\s+longer\s+bound\s+by\b)"
 )
 
-_STRONG = re.compile(
-    r"(?i:\bpretend\s+(?:to\s+be|you(?:'re|\s+are)|that\s+you(?:'re|\s+are)|you\s+were)\b"
-    r"|\brole[- ]?play(?:ing)?\s+(?:as|with\s+me|a\s+scene|a\s+character|game)\b|\blet['’]?s\s+role[- ]?play\b"
-    r"|\bstay\s+in\s+character\b|\bbreak(?:ing)?\s+character\b|\bremain\s+in\s+character\b"
-    r"|\bI\s+want\s+you\s+to\s+(?:act|pretend|play|roleplay|respond\s+as|be\s+(?:my|a|an|the))\b"
-    r"|\bfrom\s+now\s+on,?\s+you\s+(?:are|will|shall|must|'re|should)\b"
-    r"|\b(?:take\s+on|play|assume|adopt)\s+the\s+(?:role|persona|identity|character)\s+of\b"
-    r"|\b(?:take|play)\s+the\s+role\s+of\b|\bin\s+the\s+(?:voice|persona|role)\s+of\b"
-    r"|\byour\s+(?:role|persona|character)\s+(?:is|will\s+be)\b"
-    r"|\b(?:respond|answer|reply|speak|talk|write)\s+(?:only\s+)?(?:as\s+if\s+you\s+were|in\s+character\s+as)\b)"
-)
+def _starts(words: str, pattern: str) -> AnchoredPattern:
+    """A branch that begins ``\b(?:word|...)``: tried only where one of ``words`` occurs."""
+    return AnchoredPattern(pattern, words=words.split())
+
+
+# Branches of one alternation, in order, each with the words it cannot match without (lower case;
+# checked on ASCII texts only, where ``(?i)`` is plain ASCII case folding, which ``str.lower`` matches
+# exactly). Words in the patterns are joined by ``\s+``, so every check is a single word.
+_STRONG = GatedAlternation([
+    (_starts("pretend", r"(?i:\bpretend\s+(?:to\s+be|you(?:'re|\s+are)|that\s+you(?:'re|\s+are)|you\s+were)\b)"),
+     ("pretend",)),
+    (_starts("role let", r"(?i:\brole[- ]?play(?:ing)?\s+(?:as|with\s+me|a\s+scene|a\s+character|game)\b"
+                         r"|\blet['’]?s\s+role[- ]?play\b)"), ("role",)),
+    (_starts("stay break remain", r"(?i:\bstay\s+in\s+character\b|\bbreak(?:ing)?\s+character\b"
+                                  r"|\bremain\s+in\s+character\b)"), ("character",)),
+    (r"(?i:\bI\s+want\s+you\s+to\s+(?:act|pretend|play|roleplay|respond\s+as|be\s+(?:my|a|an|the))\b)", ("want",)),
+    (_starts("from", r"(?i:\bfrom\s+now\s+on,?\s+you\s+(?:are|will|shall|must|'re|should)\b)"),
+     lambda text, low: "from" in low and "now" in low),
+    (_starts("take play assume adopt", r"(?i:\b(?:take\s+on|play|assume|adopt)\s+the\s+(?:role|persona|identity|character)"
+                                       r"\s+of\b|\b(?:take|play)\s+the\s+role\s+of\b)"),
+     ("role", "persona", "identity", "character")),
+    (r"(?i:\bin\s+the\s+(?:voice|persona|role)\s+of\b)", ("voice", "persona", "role")),
+    (_starts("your", r"(?i:\byour\s+(?:role|persona|character)\s+(?:is|will\s+be)\b)"),
+     ("role", "persona", "character")),
+    (_starts("respond answer reply speak talk write", r"(?i:\b(?:respond|answer|reply|speak|talk|write)\s+(?:only\s+)?"
+                                                      r"(?:as\s+if\s+you\s+were|in\s+character\s+as)\b)"),
+     ("were", "character")),
+])
 
 # "act as" only counts as an instruction: at a sentence start or after "you will/please/want you to".
 _ACT_AS = re.compile(
@@ -49,21 +66,26 @@ _ACT_AS = re.compile(
 
 _NOT_A_ROLE = r"(?!result\b|matter\b|rule\b|whole\b|consequence\b|reminder\b|side\s+note\b|example\b|general\b|first\b|"
 _NOT_A_ROLE += r"final\b|bonus\b|follow\b|side\b|note\b|aside\b|reference\b|comparison\b)"
-_MEDIUM = re.compile(
-    r"(?i:\b(?:imagine|assume|suppose)\s+(?:that\s+)?(?:you(?:'re|\s+are)|yourself\s+as|you\s+were|being)\s+(?:an?|the|[A-Z])"
-    r"|\bif\s+you\s+were\s+(?:an?|the)\s+[^.?!\n]{1,60}?,\s+(?:how|what|why|which|would|describe|write)\b"
-    r"|\bintroduce\s+yourself\s+as\s+(?:an?|the)\b"
-    rf"|(?:^|\n)\s*as\s+(?:an?|the)\s+{_NOT_A_ROLE}[\w' -]{{2,80}},\s+(?:[\w']+\s+){{0,2}}?"
-    r"(?:describe|explain|write|tell|how|what|why|would|can|could|give|share|discuss|provide|create|compose|"
-    r"talk|convince|persuade|outline|present|respond|assess|evaluate|advise|suggest|offer|recommend|draft|plan|"
-    r"propose|analy[sz]e|list|compose)\b"
-    r"|\bfrom\s+the\s+(?:perspective|point\s+of\s+view)\s+of\s+(?:an?|the)\s)"
+_MEDIUM = GatedAlternation([
+    (_starts("imagine assume suppose", r"(?i:\b(?:imagine|assume|suppose)\s+(?:that\s+)?(?:you(?:'re|\s+are)|yourself\s+as"
+                                       r"|you\s+were|being)\s+(?:an?|the|[A-Z]))"), ("imagine", "assume", "suppose")),
+    (_starts("if", r"(?i:\bif\s+you\s+were\s+(?:an?|the)\s+[^.?!\n]{1,60}?,\s+(?:how|what|why|which|would|describe|write)\b)"),
+     ("were",)),
+    (_starts("introduce", r"(?i:\bintroduce\s+yourself\s+as\s+(?:an?|the)\b)"), ("introduce",)),
+    (AnchoredPattern(
+        rf"(?i:(?:^|\n)\s*as\s+(?:an?|the)\s+{_NOT_A_ROLE}[\w' -]{{2,80}},\s+(?:[\w']+\s+){{0,2}}?"
+        r"(?:describe|explain|write|tell|how|what|why|would|can|could|give|share|discuss|provide|create|compose|"
+        r"talk|convince|persuade|outline|present|respond|assess|evaluate|advise|suggest|offer|recommend|draft|plan|"
+        r"propose|analy[sz]e|list|compose)\b)", line_start=True), ("as",)),
+    (_starts("from", r"(?i:\bfrom\s+the\s+(?:perspective|point\s+of\s+view)\s+of\s+(?:an?|the)\s)"),
+     ("perspective", "point")),
     # "You are a pirate captain..." at the start of the message, but not "You are a helpful assistant".
-    r"|(?:^|\n)\s*(?i:you\s+are|you're)\s+(?:(?i:an?|the|now)\s+)?"
-    r"(?![^.\n]{0,60}(?i:\bassistant\b|\bAI\b|language\s+model|chat ?bot|\bhelpful\b|\bharmless\b))"
-    r"(?:(?i:an?|the)\s+[\w' -]{2,60}?(?=[,.]|\s+(?i:who|from|in|on|at|with|sailing|working|living|named|tasked|and)\b)"
-    r"|[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)*(?=[,.]|\s+from\b))"
-)
+    (AnchoredPattern(
+        r"(?:^|\n)\s*(?i:you\s+are|you're)\s+(?:(?i:an?|the|now)\s+)?"
+        r"(?![^.\n]{0,60}(?i:\bassistant\b|\bAI\b|language\s+model|chat ?bot|\bhelpful\b|\bharmless\b))"
+        r"(?:(?i:an?|the)\s+[\w' -]{2,60}?(?=[,.]|\s+(?i:who|from|in|on|at|with|sailing|working|living|named|tasked|and)\b)"
+        r"|[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)*(?=[,.]|\s+from\b))", line_start=True), ("you",)),
+])
 
 # Every pattern above needs one of these words (lower case); most prompts contain none.
 _GATE = KeywordGate([
@@ -74,15 +96,9 @@ _GATE = KeywordGate([
     "point of view",
 ])
 
-# Per-pattern necessary conditions, checked on ASCII texts only (there ``(?i)`` is plain ASCII case
-# folding, which ``str.lower`` matches exactly): a pattern whose condition is false cannot match, so
-# its slow case-insensitive scan is skipped. Words in the patterns are joined by ``\s+``, so every
-# check is a single word, never a phrase with a space in it.
+# Necessary conditions of the two single-regex patterns (see the branch conditions above).
 _JAILBREAK_WORDS = ("anything", "developer", "jailbr", "unfiltered", "free", "ignore", "without", "bound")
-_STRONG_WORDS = ("pretend", "role", "character", "want", "persona", "identity", "voice", "were")
-_MEDIUM_WORDS = ("imagine", "assume", "suppose", "were", "introduce", "perspective", "point")
 _ACT_AS_CUE = re.compile(r"(?:act|behave|speak|respond|answer)\s+(?:as|like)\s")
-_LINE_START_AS_OR_YOU = re.compile(r"(?:^|\n)\s*(?:as\s|you)")
 
 
 def _may_jailbreak(text: str, low: str) -> bool:
@@ -90,20 +106,12 @@ def _may_jailbreak(text: str, low: str) -> bool:
             or any(w in low for w in _JAILBREAK_WORDS) or ("dan" in low and "you" in low))
 
 
-def _may_strong(text: str, low: str) -> bool:
-    return any(w in low for w in _STRONG_WORDS) or ("from" in low and "now" in low)
-
-
 def _may_act_as(text: str, low: str) -> bool:
     return _ACT_AS_CUE.search(low) is not None
 
 
-def _may_medium(text: str, low: str) -> bool:
-    return any(w in low for w in _MEDIUM_WORDS) or _LINE_START_AS_OR_YOU.search(low) is not None
-
-
-_PATTERNS = ((_JAILBREAK, 0.95, "jailbreak", _may_jailbreak), (_STRONG, 0.9, "persona", _may_strong),
-             (_ACT_AS, 0.85, "persona", _may_act_as), (_MEDIUM, 0.7, "persona", _may_medium))
+_PATTERNS = ((GatedAlternation([(_JAILBREAK, _may_jailbreak)]), 0.95, "jailbreak"), (_STRONG, 0.9, "persona"),
+             (GatedAlternation([(_ACT_AS, _may_act_as)]), 0.85, "persona"), (_MEDIUM, 0.7, "persona"))
 
 
 @DETECTORS.register("roleplay")
@@ -125,14 +133,12 @@ class RoleplayDetector(Detector):
 
     @staticmethod
     def _scan(text: str, turn: int, out: Detection) -> None:
-        low = text.lower()
-        if not _GATE.any(low):
+        if not _GATE.any(text):
             return
+        low = text.lower()
         prefilter = text.isascii()
-        for pattern, score, kind, may_match in _PATTERNS:
-            if prefilter and not may_match(text, low):
-                continue
-            spans = [m.span() for m in pattern.finditer(text)]
+        for pattern, score, kind in _PATTERNS:
+            spans = pattern.spans(text, low, prefilter)
             if spans:
                 start, end = spans[0]
                 out.hits.append(TagHit("roleplay", turn, score, tuple(spans), text[start:end].strip(), kind))
