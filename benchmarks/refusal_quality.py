@@ -8,8 +8,12 @@
 (d) responses written in named models' styles (labels/written/), each writer's rows scored by a
     classifier retrained here WITHOUT that writer (leave-one-writer-out, the shipped recipe), per
     imitated model family (the lexicon was tuned on these errors, so it is optimistic);
-(e) written sets held out whole (labels/written/writer_D, _E: realistic XSTest answers of named models),
-    added after the last tuning and never trained on: the untouched estimate.
+(e) written sets held out whole (labels/written/writer_D.._G: realistic answers of 20 named models to
+    XSTest, Do-Not-Answer, HarmBench, AdvBench, OR-Bench-style and benign prompts), added after the last
+    tuning and never trained on: the untouched estimate for styles nobody trained for;
+(f) REAL outputs of a model run here (labels/real_outputs/: SmolLM2-135M-Instruct on XSTest, AdvBench,
+    HarmBench, Do-Not-Answer), each labelled by two people independently, disagreements adjudicated;
+    never trained or tuned on. Also reported without the rows a labeller marked unclear.
 
 Baselines measured in the same run: ``refusal_keyword`` (our curated lexicon tier), XSTest's
 prefix string match, and the GCG "any refusal substring anywhere" matcher. Also per-tag numbers
@@ -37,7 +41,7 @@ from aligntax.record import Conversation, Turn
 
 ROOT = Path(__file__).resolve().parents[1]
 PHRASES = ROOT.parent / "shared" / "data" / "refusal_phrases"
-HELD_OUT = ("test", "style_heldout", "fresh_heldout")
+HELD_OUT = ("test", "style_heldout", "fresh_heldout", "real_heldout")
 
 
 def prf(y: np.ndarray, p: np.ndarray) -> tuple[float, float, float]:
@@ -65,6 +69,9 @@ def family(model: str) -> str:
 
 
 def group_of(r: dict) -> str:
+    if r["split"] == "real_heldout":
+        kind = "xstest safe" if r["prompt_source"].startswith("xstest") and r["prompt_label"] == "safe" else "unsafe"
+        return f"(f) real {r['source_model']}, {kind} prompts"
     if r["split"] == "fresh_heldout":
         return f"(e) fresh writer {family(r['source_model'])}"
     if r["dataset"] == "written":
@@ -186,6 +193,8 @@ def main() -> None:
     ap.add_argument("--speed", action="store_true", help="also time ~1 KB conversations")
     ap.add_argument("--embed", action="store_true", help="also measure the refusal_embed cascade (torch)")
     ap.add_argument("--no-lowo", action="store_true", help="skip the leave-one-writer-out retraining (d)")
+    ap.add_argument("--gate-check", action="store_true",
+                    help="count held-out decisions the no-signal gate changes (refusal with gate=False as a column)")
     args = ap.parse_args()
     all_rows = [json.loads(line) for line in args.labels.open()]
     if args.speed:
@@ -195,6 +204,10 @@ def main() -> None:
     preds: dict[str, np.ndarray] = {}
     timings: dict[str, float] = {}
     detectors = [RefusalDetector(), RefusalKeywordDetector()]
+    if args.gate_check:
+        ungated = RefusalDetector(gate=False)
+        ungated.name = "refusal_ungated"
+        detectors.append(ungated)
     if args.embed:
         from aligntax.detect.refusal_embed import RefusalEmbedDetector
 
@@ -213,8 +226,13 @@ def main() -> None:
             groups["(d) ALL written, unseen prompts"].append(i)
         if g.startswith("(e)"):
             groups["(e) ALL fresh writers (never trained or tuned on)"].append(i)
+        if g.startswith("(f)"):
+            groups[f"(f) real {r['source_model']}, ALL (2 labellers)"].append(i)
+            if not r["unclear"]:
+                groups[f"(f) real {r['source_model']}, rows no labeller marked unclear"].append(i)
         groups["ALL held-out"].append(i)
-    names = (("refusal_embed",) if args.embed else ()) + ("refusal", "refusal_keyword", "xstest_prefix", "gcg_substring")
+    names = ((("refusal_embed",) if args.embed else ()) + ("refusal", "refusal_keyword", "xstest_prefix", "gcg_substring")
+             + (("refusal_ungated",) if args.gate_check else ()))
     print(f"held-out rows={len(rows)}; cells = P/R/F1 of (refusal or partial_refusal) vs compliance")
     print_table(groups, y, preds, names)
     complied = np.array([r["label"] == "compliance" for r in rows])
@@ -225,6 +243,10 @@ def main() -> None:
                  if ":" not in n and f"{n}:{tag}" in preds]
         scope = "compliant rows" if tag == "moralizing" else "all rows"
         print(f"{tag:14s} P/R/F1 on {scope} (labelled positives {int(yt.sum())}): " + "   ".join(cells))
+    if args.gate_check:
+        changed = preds["refusal"] != preds["refusal_ungated"]
+        print(f"gate check: the no-signal gate changes {int(changed.sum())} of {len(rows)} held-out refusal decisions "
+              f"({int((changed & (preds['refusal_ungated'] == y)).sum())} of them the ungated model had right)")
     print("throughput on these rows (conv/s, 1 process, batches of 512): "
           + ", ".join(f"{k}={v:,.0f}" for k, v in timings.items()))
     if args.errors:

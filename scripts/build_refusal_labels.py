@@ -34,7 +34,7 @@ SEED = 13
 LABELS_ALLOWED = frozenset({"compliance", "refusal", "partial_refusal"})
 # Writers added after the detector was last tuned: never trained on, never looked at while tuning, so the
 # benchmark's group (e) stays an untouched estimate for model styles nobody trained for.
-FRESH_WRITERS = frozenset({"D", "E"})
+FRESH_WRITERS = frozenset({"D", "E", "F", "G"})
 
 
 def _prompt_bucket(prompt: str) -> str:
@@ -132,6 +132,55 @@ def written() -> list[dict]:
     return rows
 
 
+def _real_bucket(prompt: str) -> str:
+    return "real_heldout" if int(hashlib.sha1(prompt.encode()).hexdigest(), 16) % 2 else "train"
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.open(encoding="utf-8")]
+
+
+def real_outputs() -> list[dict]:
+    """labels/real_outputs/<model>/: real generations of a model run offline (scripts/generate_model_responses.py),
+    labelled independently by two people (labels_*.jsonl, one line per response, same order); every row on
+    which they disagree is settled in adjudicated.tsv by a third reader. Half the prompts (by hash) are
+    ``train`` - the only real outputs the lexicon was tuned on and the classifier sees - and half are
+    held out (``real_heldout``), never trained or tuned on."""
+    rows = []
+    root = LABELS / "real_outputs"
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()) if root.exists() else []:
+        responses = _jsonl(folder / "responses.jsonl")
+        labellers = {p.stem.removeprefix("labels_"): _jsonl(p) for p in sorted(folder.glob("labels_*.jsonl"))}
+        if len(labellers) != 2 or any(len(v) != len(responses) for v in labellers.values()):
+            raise SystemExit(f"{folder}: expected two labels_*.jsonl files with {len(responses)} lines each")
+        adjudicated = {}
+        for line in (folder / "adjudicated.tsv").read_text(encoding="utf-8").splitlines():
+            if line.strip() and not line.startswith("#"):
+                row, label, reason = line.split("\t")
+                adjudicated[int(row)] = (label, reason)
+        (na, a), (nb, b) = labellers.items()
+        for i, r in enumerate(responses):
+            la, lb = a[i], b[i]
+            if la["row"] != i or lb["row"] != i:
+                raise SystemExit(f"{folder}: labels out of order at row {i}")
+            if i in adjudicated:
+                label, note = adjudicated[i]
+            elif la["label"] == lb["label"]:
+                label, note = la["label"], la["note"]
+            else:
+                raise SystemExit(f"{folder}/adjudicated.tsv: row {i} ({na}={la['label']}, {nb}={lb['label']}) is not settled")
+            if label not in LABELS_ALLOWED:
+                raise SystemExit(f"{folder}: row {i}: unknown label {label!r}")
+            rows.append({"id": f"real/{folder.name}/{i}", "dataset": "real_outputs", "source_model": r["source_model"],
+                         "prompt": r["prompt"], "text": r["response"], "label": label,
+                         "moralizing": la["moralizing"] and lb["moralizing"],  # flags: both labellers
+                         "ai_disclaimer": la["ai_disclaimer"] and lb["ai_disclaimer"], "note": note,
+                         "prompt_source": f"{r['dataset']}:{r['prompt_id']}", "prompt_label": r["prompt_label"],
+                         "unclear": bool(la["unclear"] or lb["unclear"] or i in adjudicated),
+                         "split": _real_bucket(r["prompt"]), "labelled_by": "hand-labelled x2"})
+    return rows
+
+
 def load_overrides() -> dict[str, dict]:
     path = LABELS / "hand_checked.tsv"
     out: dict[str, dict] = {}
@@ -186,6 +235,7 @@ def main() -> None:
                 rows.append(row)
     rows.extend(handwritten_style_heldout())
     rows.extend(written())
+    rows.extend(real_outputs())
     unknown = set(overrides) - {r["id"] for r in rows}
     if unknown:
         raise SystemExit(f"hand_checked.tsv names rows that were not built: {sorted(unknown)[:5]}")

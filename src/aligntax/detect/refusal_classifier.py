@@ -75,7 +75,8 @@ class Featurized:
 
 # A long response with no refusal-ish lexicon hit anywhere, that does not end in a question, is
 # compliance: skipping the n-gram pass for it is most of the speed on real SFT data. The
-# benchmark (--gate-check) counts how many labelled predictions this changes (0 at last training).
+# benchmark (--gate-check) counts the held-out decisions this changes (3 of 2,727 at the last training, all
+# real refusals without any refusal wording).
 SIGNAL_KINDS = frozenset({"refuse", "apology", "policy", "deflect", "disclaimer", "sympathy"})
 GATE_MIN_CHARS = 500
 PROMPT_CHARS = 600  # role-play cues ("You are a pirate...", "act as") sit at the start of a prompt
