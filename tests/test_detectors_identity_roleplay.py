@@ -45,6 +45,8 @@ def test_registered_by_name():
     ("OpenAI trained me to follow instructions.", "openai"),
     ("As ChatGPT, I don't have opinions.", "chatgpt"),
     ("I am Open Assistant, an open-source AI assistant.", "other"),
+    ("I\u00a0am ChatGPT, trained by OpenAI.", "chatgpt"),  # no-break space (scraped HTML)
+    ("I\u2019m Claude, an AI assistant made by Anthropic.", "claude"),  # curly apostrophe
 ])
 def test_self_identity_claims(text, expected):
     assert identity(text) == expected

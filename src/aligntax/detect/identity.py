@@ -131,7 +131,7 @@ class IdentityClaimDetector(Detector):
     """Assistant self-identification; scans assistant turns only."""
 
     name: ClassVar[str] = "identity_claim"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: openers are looked up in the shared normalised pass (no-break spaces fold)
     tags: ClassVar[tuple[str, ...]] = ("identity_claim",)
 
     def detect(self, conv: Conversation) -> Detection:

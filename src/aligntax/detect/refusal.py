@@ -76,7 +76,7 @@ class RefusalKeywordDetector(Detector):
     """Curated lexicon with position rules (no learned weights)."""
 
     name = "refusal_keyword"
-    version = "2"
+    version = "3"
     tags = REFUSAL_TAGS
 
     def __init__(self, threshold: float = 0.5, **options: Any) -> None:
@@ -124,7 +124,7 @@ class RefusalDetector(TurnScoringDetector):
     """
 
     name = "refusal"
-    version = "2"
+    version = "3"
     tags = REFUSAL_TAGS
 
     def __init__(self, weights: str | None = None, threshold: float | None = None, gate: bool = True,
@@ -144,8 +144,8 @@ class RefusalDetector(TurnScoringDetector):
         out = []
         for r in range(len(texts)):
             kw = f.keyword[r]
-            # moralizing = the lexicon rule or the learned head, whichever fires (benchmark: F1 0.80 on held-out
-            # compliant answers vs 0.76 for the rule alone); a refusal is not also tagged a lecture
+            # moralizing = the lexicon rule or the learned head, whichever fires (benchmark: F1 0.67 on held-out
+            # compliant answers vs 0.64 for the rule alone); a refusal is not also tagged a lecture
             refusal_any = float(probs[r, heads["refusal_any"]])
             moral = max(kw.moralizing, float(probs[r, heads["moralizing"]])) if refusal_any < self.threshold else 0.0
             out.append(TurnScores(refusal_any, float(probs[r, heads["partial"]]), moral, kw.ai_disclaimer, f.hits[r]))
