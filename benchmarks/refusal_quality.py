@@ -8,9 +8,9 @@
 (d) responses written in named models' styles (labels/written/), each writer's rows scored by a
     classifier retrained here WITHOUT that writer (leave-one-writer-out, the shipped recipe), per
     imitated model family (the lexicon was tuned on these errors, so it is optimistic);
-(e) written sets held out whole (labels/written/writer_D.._G: realistic answers of 20 named models to
-    XSTest, Do-Not-Answer, HarmBench, AdvBench, OR-Bench-style and benign prompts), added after the last
-    tuning and never trained on: the untouched estimate for styles nobody trained for;
+(e) written sets held out whole (labels/written/writer_D, _E, _H, _I: realistic XSTest answers of 20 named
+    models), added after the last tuning and never trained on: the untouched estimate for styles nobody
+    trained for;
 (f) REAL outputs of a model run here (labels/real_outputs/: SmolLM2-135M-Instruct on XSTest, AdvBench,
     HarmBench, Do-Not-Answer), each labelled by two people independently, disagreements adjudicated;
     never trained or tuned on. Also reported without the rows a labeller marked unclear.
