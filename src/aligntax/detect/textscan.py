@@ -18,7 +18,8 @@ import ahocorasick
 
 CACHE_TEXTS = 8192  # several batches of assistant answers; a miss only costs the pass again
 
-_FOLD = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00a0": " "})
+_FOLDS = (("\u2019", "'"), ("\u2018", "'"), ("\u02bc", "'"), ("\u00a0", " "))
+_FOLD = str.maketrans(dict(_FOLDS))
 
 
 def normalise(text: str) -> str:
@@ -26,8 +27,10 @@ def normalise(text: str) -> str:
     low = text.lower()  # str.lower is C-fast; translate only when a folded character is present
     if len(low) != len(text):  # a few code points (e.g. U+0130) lower-case to two characters
         return "".join(lc if len(lc := ch.translate(_FOLD).lower()) == 1 else ch for ch in text)
-    if "\u2019" in low or "\u2018" in low or "\u02bc" in low or "\u00a0" in low:
-        low = low.translate(_FOLD)
+    if not low.isascii():  # str.replace is C-fast; str.translate with a dict looks up every character
+        for char, folded in _FOLDS:
+            if char in low:
+                low = low.replace(char, folded)
     return low
 
 
@@ -98,7 +101,7 @@ def scan(text: str) -> Scan:
 
 def _scan(text: str, auto: ahocorasick.Automaton) -> Scan:
     low = normalise(text)
-    buckets: tuple[list, ...] = tuple([] for _ in range(len(_SETS)))
+    buckets = tuple([[] for _ in range(len(_SETS))])
     if len(auto):
         for end, owners in auto.iter(low):
             for slot, payload in owners:
