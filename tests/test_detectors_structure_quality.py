@@ -165,3 +165,15 @@ def test_default_set_includes_refusal_and_all_mine():
     assert [d.name for d in detectors] == ["identity_claim", "too_short"] and detectors[1].min_chars == 3
     with pytest.raises(KeyError, match="available"):
         build_detectors("no_such_detector")
+
+
+@pytest.mark.parametrize("text", [
+    "a" * 20, "a" * 19 + " b", "x\x1c" + "a" * 19, "b" * 10 + "\x0b" + "c" * 12, "word " * 30 + "q" * 25,
+    "tab\t" + "z" * 21, "é" + "a" * 30, "a" * 10 + "\u00a0" + "b" * 15,
+])
+def test_batched_long_token_check_matches_str_split(text):
+    from aligntax.detect.quality import _ascii_long_tokens
+
+    (found,) = _ascii_long_tokens([text])
+    expected = max(map(len, text.split()), default=0) >= 20
+    assert found is (expected if text.isascii() else None)

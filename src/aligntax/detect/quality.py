@@ -17,6 +17,9 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from aligntax.detect.base import DETECTORS, Detection, Detector, TagHit
 from aligntax.detect.keyword_gate import KeywordGate
 from aligntax.record import Conversation
@@ -157,6 +160,22 @@ _CODE_HINT = re.compile(r"```|[;{}]\s*$|^\s*(?:def|class|import|from|return|func
                         re.M)
 
 
+# A run of 20 characters that ``str.split`` does not split on (ASCII whitespace includes \x1c-\x1f), for RE2.
+_ASCII_LONG_TOKEN_RE2 = "[^\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f ]{20}"
+
+
+def _ascii_long_tokens(texts: list[str]) -> list[bool | None]:
+    """Per text: does a whitespace-separated word of 20+ characters occur? Answered for the ASCII texts of a
+    batch in one RE2 pass (pyarrow, ~6x cheaper than splitting in Python); ``None`` for the others."""
+    out: list[bool | None] = [None] * len(texts)
+    ascii_at = [k for k, t in enumerate(texts) if t.isascii()]
+    if ascii_at:
+        found = pc.match_substring_regex(pa.array([texts[k] for k in ascii_at], pa.string()), _ASCII_LONG_TOKEN_RE2)
+        for k, has_long in zip(ascii_at, found.to_pylist()):
+            out[k] = has_long
+    return out
+
+
 def _union(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     merged: list[tuple[int, int]] = []
     for start, end in sorted(spans):
@@ -182,28 +201,36 @@ class NonTextDetector(Detector):
         self.min_chars = int(min_chars)
 
     def detect(self, conv: Conversation) -> Detection:
-        out = Detection()
-        for i, turn in enumerate(conv.turns):
-            if turn.role == "assistant" and len(turn.content) >= self.min_chars:
-                hit = self._turn(i, turn.content)
-                if hit is not None:
-                    out.hits.append(hit)
-        return out
+        return self.detect_batch([conv])[0]
 
-    def _turn(self, i: int, text: str) -> TagHit | None:
+    def detect_batch(self, convs: list[Conversation]) -> list[Detection]:
+        outs = [Detection() for _ in convs]
+        turns = [(out, i, t.content) for out, c in zip(outs, convs)
+                 for i, t in enumerate(c.turns) if t.role == "assistant" and len(t.content) >= self.min_chars]
+        long_tokens = _ascii_long_tokens([text for _, _, text in turns])
+        for (out, i, text), has_long in zip(turns, long_tokens):
+            hit = self._turn(i, text, has_long)
+            if hit is not None:
+                out.hits.append(hit)
+        return outs
+
+    def _turn(self, i: int, text: str, has_long: bool | None = None) -> TagHit | None:
+        """``has_long``: whether a word of 20+ characters occurs, when already known (ASCII texts)."""
         n = len(text)
-        words = text.split()
+        words = None
         if text.isascii():  # bytes.translate deletes in C; the regex is the Unicode fallback
             ratio = len(text.encode().translate(None, _ASCII_NOT_LETTER_OR_SPACE)) / n
         else:
+            words = text.split()
             ratio = (len(_NOT_LETTERS.sub("", text)) + n - sum(map(len, words))) / n
         # runs and blobs: anywhere in a low-letter answer, else only inside long unbroken tokens
         # (URLs, code and prose have short ones), which keeps the costly repeated-unit scan rare
         if ratio < self.min_letter_ratio:
             regions = [(0, n)]
-        elif max(map(len, words), default=0) < 20:
+        elif has_long is False or (has_long is None and max(map(len, words or text.split()), default=0) < 20):
             return None
         else:
+            words = words or text.split()
             regions, cursor = [], 0
             for w in words:
                 if len(w) >= 20:
