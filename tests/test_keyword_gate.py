@@ -74,3 +74,17 @@ def test_shared_scan_buckets_per_phrase_set_and_rebuilds_for_late_sets():
     payloads = PhraseSet({"sorry": "S", "help": "H"})
     assert [p for _, p in payloads.hits(text)] == ["S", "H"]
     assert not KeywordGate(["unrelated words"]).any(text)
+
+
+def test_shared_scan_cache_is_by_identity_and_bounded(monkeypatch):
+    from aligntax.detect import textscan
+
+    a = "I'm sorry, but I can't help with that. " * 3
+    b = a[:10] + a[10:]  # equal value, another object: a repeated answer is scanned again, never free
+    assert b == a and b is not a
+    assert textscan.scan(a) is textscan.scan(a)
+    assert textscan.scan(b) is not textscan.scan(a) and textscan.scan(b) == textscan.scan(a)
+    monkeypatch.setattr(textscan, "CACHE_CHARS", 100)
+    for k in range(20):
+        textscan.scan(f"text number {k} " * 10)
+    assert textscan._cached_chars <= 100 + 200 and len(textscan._cache) <= 2

@@ -4,7 +4,7 @@ literal phrases: the refusal lexicon, the identity-claim openers, the API-failur
 Each of them registers a ``PhraseSet`` at import. ``scan(text)`` normalises the text once, runs one
 automaton holding every registered phrase and buckets the matches per set. An automaton pass costs
 about as much per character for 400 phrases as for 14, so one pass instead of four is most of the
-saving. Results are kept for the last ``CACHE_TEXTS`` string *objects* (keyed by identity, not value):
+saving. Results are kept for the last ``CACHE_TEXTS`` string *objects* (at most ``CACHE_CHARS`` characters) (keyed by identity, not value):
 detectors running one after another over a batch pass the same ``Turn.content`` and share the pass,
 while an answer that merely repeats an earlier one is scanned again, so repeated rows are never free.
 """
@@ -16,7 +16,10 @@ from typing import Any, Callable, Iterable, Mapping, Union
 
 import ahocorasick
 
-CACHE_TEXTS = 8192  # several batches of assistant answers; a miss only costs the pass again
+# Bounds of the scan cache (a batch's turns, several times over for ~1 KB turns; a miss only costs the pass
+# again): entries, and characters held (each entry keeps the text and its lowered copy alive).
+CACHE_TEXTS = 8192
+CACHE_CHARS = 8_000_000
 
 _FOLDS = (("\u2019", "'"), ("\u2018", "'"), ("\u02bc", "'"), ("\u00a0", " "))
 _FOLD = str.maketrans(dict(_FOLDS))
@@ -80,22 +83,26 @@ def _automaton() -> ahocorasick.Automaton:
             auto.add_word(phrase, tuple(owners))
         auto.make_automaton()
         _built = (len(_SETS), auto)
-        _cache.clear()
+        _cache.clear()  # entries scanned with the previous automaton lack the new set's bucket
     return _built[1]
 
 
 _cache: dict[int, tuple[str, Scan]] = {}
+_cached_chars = 0
 
 
 def scan(text: str) -> Scan:
+    global _cached_chars
     auto = _automaton()
     entry = _cache.get(id(text))
     if entry is not None and entry[0] is text:  # the entry holds the string, so its id cannot be reused
         return entry[1]
-    if len(_cache) >= CACHE_TEXTS:
+    if len(_cache) >= CACHE_TEXTS or _cached_chars >= CACHE_CHARS:
         _cache.clear()
+        _cached_chars = 0
     result = _scan(text, auto)
     _cache[id(text)] = (text, result)
+    _cached_chars += len(text)
     return result
 
 
