@@ -36,7 +36,7 @@ Condition = Union[Sequence[str], Callable[[str, str], bool]]
 
 
 class AnchoredPattern:
-    """A regex whose every match starts at a line start (``line_start``: offset 0 or a newline, for a
+    r"""A regex whose every match starts at a line start (``line_start``: offset 0 or a newline, for a
     pattern beginning ``(?:^|\n)`` without MULTILINE) or where one of ``words`` occurs in the lowered
     text (for a pattern beginning ``\b(?:word|...)``); with neither, any position. ``search`` gives what
     ``re.search`` gives, trying only those offsets. Word offsets are exact only where lowering keeps

@@ -30,7 +30,7 @@ _JAILBREAK = re.compile(
 )
 
 def _starts(words: str, pattern: str) -> AnchoredPattern:
-    """A branch that begins ``\b(?:word|...)``: tried only where one of ``words`` occurs."""
+    r"""A branch that begins ``\b(?:word|...)``: tried only where one of ``words`` occurs."""
     return AnchoredPattern(pattern, words=words.split())
 
 
