@@ -143,6 +143,20 @@ def test_failure_leaves_no_partial_output(tmp_path, items):
     assert list(out.iterdir()) == []  # no annotations.parquet, no temp file
 
 
+def test_outputs_get_the_umask_permissions_not_mkstemps_0600(tmp_path, items):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        res = audit_stream(items, tmp_path / "out", jobs=1)
+    finally:
+        os.umask(old)
+    for path in (res.annotations, res.summary_path, res.report):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+    assert not list((tmp_path / "out").glob(".*.tmp"))
+
+
 def test_no_rows_is_an_input_error(tmp_path):
     with pytest.raises(InputError):
         audit_stream([], tmp_path / "out", detectors=MINE)

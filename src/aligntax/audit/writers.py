@@ -7,25 +7,16 @@ crashed or interrupted audit never leaves a half-written ``annotations.parquet``
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from aligntax.util import temp_beside, write_text_atomic
+
+__all__ = ["AnnotationsWriter", "write_text_atomic"]
+
 ROW_GROUP_ROWS = 16_384
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class AnnotationsWriter:
@@ -42,9 +33,7 @@ class AnnotationsWriter:
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        os.close(fd)
-        self._tmp = Path(tmp)
+        self._tmp = temp_beside(self.path)
         self._writer = pq.ParquetWriter(self._tmp, schema, compression="zstd")
 
     def write(self, batch: pa.RecordBatch) -> None:

@@ -82,15 +82,16 @@ class ContaminationTally:
 
 def _write_parquet_atomic(table: pa.Table, path: Path) -> None:
     import os
-    import tempfile
 
     import pyarrow.parquet as pq
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    from aligntax.util import temp_beside
+
+    tmp = temp_beside(path)
     try:
         pq.write_table(table, tmp)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
+        raise
         raise

@@ -15,11 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from aligntax.util import write_text_atomic
 
 SCHEMA_VERSION = 1
 
@@ -117,12 +117,7 @@ def file_hash(path: Path | None) -> str | None:
     return xxhash.xxh3_64_hexdigest(path.read_bytes())
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+atomic_write_text = write_text_atomic  # the name callers here use
 
 
 def write_task(out_dir: Path, result: TaskResult) -> None:
