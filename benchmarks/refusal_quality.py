@@ -226,6 +226,7 @@ def main() -> None:
             groups["(d) ALL written, unseen prompts"].append(i)
         if g.startswith("(e)"):
             groups["(e) ALL fresh writers (never trained or tuned on)"].append(i)
+            groups[f"(e) model {r['source_model']}"].append(i)  # the goal is per source model, not family
         if g.startswith("(f)"):
             groups[f"(f) real {r['source_model']}, ALL (2 labellers)"].append(i)
             if not r["unclear"]:
