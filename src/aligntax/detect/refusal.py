@@ -144,8 +144,8 @@ class RefusalDetector(TurnScoringDetector):
         out = []
         for r in range(len(texts)):
             kw = f.keyword[r]
-            # moralizing = the lexicon rule or the learned head, whichever fires (benchmark: F1 0.64 on held-out
-            # compliant answers vs 0.60 for the rule alone); a refusal is not also tagged a lecture
+            # moralizing = the lexicon rule or the learned head, whichever fires (benchmark: F1 0.70 on held-out
+            # compliant answers vs 0.67 for the rule alone); a refusal is not also tagged a lecture
             refusal_any = float(probs[r, heads["refusal_any"]])
             moral = max(kw.moralizing, float(probs[r, heads["moralizing"]])) if refusal_any < self.threshold else 0.0
             out.append(TurnScores(refusal_any, float(probs[r, heads["partial"]]), moral, kw.ai_disclaimer, f.hits[r]))

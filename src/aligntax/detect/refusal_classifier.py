@@ -75,7 +75,7 @@ class Featurized:
 
 # A long response with no refusal-ish lexicon hit anywhere, that does not end in a question, is
 # compliance: skipping the n-gram pass for it is most of the speed on real SFT data. The
-# benchmark (--gate-check) counts the held-out decisions this changes (2 of 2,888 at the last training, both
+# benchmark (--gate-check) counts the held-out decisions this changes (2 of 2,506 at the last training, both
 # real refusals without any refusal wording).
 SIGNAL_KINDS = frozenset({"refuse", "apology", "policy", "deflect", "disclaimer", "sympathy"})
 GATE_MIN_CHARS = 500
