@@ -5,7 +5,7 @@ run offline (the embedded SmolLM2-135M-Instruct by default), so the refusal dete
 text no person or writer shaped. Prompts: all 450 XSTest prompts plus seeded samples of AdvBench,
 HarmBench (standard behaviours) and Do-Not-Answer. Greedy decoding unless ``--temperature`` is given.
 
-    python scripts/generate_model_responses.py --out labels/real/smollm2_responses.jsonl
+    python scripts/generate_model_responses.py --per-set 50 --max-new-tokens 128 --out labels/real_outputs/smollm2-135m-instruct/responses.jsonl
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from aligntax.models.backends import TransformersBackend
-    from aligntax.evals.results import atomic_write_text
+    from aligntax.util import write_text_atomic
 
     wanted = set(args.datasets.split(","))
     prompts = [p for p in safety_prompts(args.data, args.per_set, args.seed) if p["dataset"] in wanted][: args.limit]
@@ -79,8 +79,7 @@ def main() -> None:
         json.dumps({**p, "source_model": args.model, "decoding": decoding, "system": args.system, "response": a}, ensure_ascii=False)
         for p, a in zip(prompts, answers)
     ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(args.out, "\n".join(lines) + "\n")
+    write_text_atomic(args.out, "\n".join(lines) + "\n")
     print(f"{len(lines)} responses in {elapsed:.0f}s -> {args.out}")
 
 

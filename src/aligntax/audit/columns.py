@@ -8,6 +8,7 @@ Columns are documented in docs/audit.md.
 from __future__ import annotations
 
 import json
+import math
 from typing import Sequence
 
 import pyarrow as pa
@@ -88,7 +89,7 @@ def features_json(extra: dict) -> str:
     parts = []
     for key in sorted(extra):
         value = extra[key]
-        if type(value) is not float or value != value or value in (_INF, -_INF) or type(key) is not str:
+        if type(value) is not float or not math.isfinite(value) or type(key) is not str:
             return _FEATURES_JSON.encode(extra)
         quoted = _JSON_KEYS.get(key)
         if quoted is None:
@@ -96,8 +97,6 @@ def features_json(extra: dict) -> str:
         parts.append(quoted + repr(value))
     return "{" + ", ".join(parts) + "}"
 
-
-_INF = float("inf")
 
 
 def to_record_batch(items: Sequence[Conversation | Malformed], detections: Sequence[Detection | None],

@@ -94,4 +94,3 @@ def _write_parquet_atomic(table: pa.Table, path: Path) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-        raise

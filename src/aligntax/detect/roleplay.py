@@ -15,6 +15,7 @@ from typing import ClassVar
 
 from aligntax.detect.base import DETECTORS, Detection, Detector, TagHit
 from aligntax.detect.keyword_gate import AnchoredPattern, GatedAlternation, KeywordGate
+from aligntax.detect.textscan import scan
 from aligntax.record import Conversation
 
 SYSTEM_TURN = -1  # TagHit.turn for a hit in Conversation.system
@@ -135,8 +136,8 @@ class RoleplayDetector(Detector):
     def _scan(text: str, turn: int, out: Detection) -> None:
         if not _GATE.any(text):
             return
-        low = text.lower()
         prefilter = text.isascii()
+        low = scan(text).low  # the gate's pass lowered it already (== str.lower on ASCII, the only case conditions see)
         for pattern, score, kind in _PATTERNS:
             spans = pattern.spans(text, low, prefilter)
             if spans:

@@ -117,15 +117,14 @@ def file_hash(path: Path | None) -> str | None:
     return xxhash.xxh3_64_hexdigest(path.read_bytes())
 
 
-atomic_write_text = write_text_atomic  # the name callers here use
 
 
 def write_task(out_dir: Path, result: TaskResult) -> None:
     """Checkpoint one finished task: its samples first, then the entry that marks it done."""
     if result.samples:
         lines = "".join(json.dumps(s, ensure_ascii=False, default=str) + "\n" for s in result.samples)
-        atomic_write_text(out_dir / "samples" / f"{_safe(result.task)}.jsonl", lines)
-    atomic_write_text(out_dir / "tasks" / f"{_safe(result.task)}.json", json.dumps(result.to_dict(), indent=2))
+        write_text_atomic(out_dir / "samples" / f"{_safe(result.task)}.jsonl", lines)
+    write_text_atomic(out_dir / "tasks" / f"{_safe(result.task)}.json", json.dumps(result.to_dict(), indent=2))
 
 
 def load_cached_task(out_dir: Path, task: str, key: str) -> TaskResult | None:
@@ -145,7 +144,7 @@ def load_cached_task(out_dir: Path, task: str, key: str) -> TaskResult | None:
 
 def write_results(out_dir: Path, results: dict[str, Any]) -> Path:
     path = out_dir / "results.json"
-    atomic_write_text(path, json.dumps(results, indent=2, default=str) + "\n")
+    write_text_atomic(path, json.dumps(results, indent=2, default=str) + "\n")
     return path
 
 

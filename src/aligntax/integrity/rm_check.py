@@ -26,7 +26,7 @@ def run_rm_check(scorer, subsets: Sequence[str], out_dir: str | Path, *, limit: 
     """Score every pair of ``subsets`` (names or groups: safety, picky, all) with ``scorer``
     (``SequenceClassifierRM`` / ``GenerativeJudge``) and write the report into ``out_dir``."""
     from aligntax import __version__
-    from aligntax.evals.results import atomic_write_text
+    from aligntax.util import write_text_atomic
 
     out = Path(out_dir)
     names = expand_subsets(subsets)
@@ -52,7 +52,7 @@ def run_rm_check(scorer, subsets: Sequence[str], out_dir: str | Path, *, limit: 
         rows = [{"id": p.id, "chosen_score": s.chosen, "rejected_score": s.rejected, "chosen_chars": len(p.chosen),
                  "rejected_chars": len(p.rejected), **({"verdicts": s.extra["verdicts"]} if "verdicts" in s.extra else {})}
                 for p, s in zip(pairs, scores)]
-        atomic_write_text(out / "scores" / f"{name}.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        write_text_atomic(out / "scores" / f"{name}.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
         if pairs and pairs[0].kind == ACCURACY:
             pooled_pairs += pairs
             pooled_scores += scores
@@ -66,7 +66,7 @@ def run_rm_check(scorer, subsets: Sequence[str], out_dir: str | Path, *, limit: 
         "pooled_length_bias": length_bias(pooled_pairs, pooled_scores, confidence) if pooled_pairs else None,
     }
     report["seconds"] = round(time.perf_counter() - started, 3)
-    atomic_write_text(out / CHECK_FILE, json.dumps(report, indent=2, default=str) + "\n")
+    write_text_atomic(out / CHECK_FILE, json.dumps(report, indent=2, default=str) + "\n")
     return report
 
 
