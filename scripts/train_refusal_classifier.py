@@ -19,7 +19,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
-from aligntax.detect.lexicon import normalise
+from aligntax.detect.textscan import normalise
 from aligntax.detect.refusal_classifier import HEADS, Featurizer, RefusalClassifier, ngram_keys
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -88,3 +88,59 @@ def test_shared_scan_cache_is_by_identity_and_bounded(monkeypatch):
     for k in range(20):
         textscan.scan(f"text number {k} " * 10)
     assert textscan._cached_chars <= 100 + 200 and len(textscan._cache) <= 2
+
+
+def _answers(shared_data) -> list[str]:
+    texts = []
+    for path in sorted((shared_data / "oasst_model_eval_samples").glob("*.json")):
+        texts += [p["results"][0]["outputs"][0] for p in json.loads(path.read_text())["prompts"]]
+    return texts
+
+
+def test_hyperscan_engine_gives_pyahocorasick_matches_in_its_order(shared_data):
+    """Both engines of the shared pass: every occurrence, by end offset, longest phrase first at one end."""
+    from aligntax.detect import textscan
+    from aligntax.detect.defaults import build_detectors
+
+    build_detectors()  # every built-in phrase set registered
+    matcher = textscan.shared_automaton()
+    if matcher.hs is None:
+        pytest.skip("hyperscan not installed on this platform")
+    texts = _corpus(shared_data) + _answers(shared_data) + ["i can't i cannot", "as an ai, as an ai language model"]
+    compared = overlapping = 0
+    for text in texts:
+        low = textscan.normalise(text)
+        expected = list(matcher.auto.iter(low))
+        assert matcher.matches(low) == expected, text[:200]
+        compared += low.isascii() and bool(expected)
+        overlapping += len({end for end, _ in expected}) < len(expected)
+    assert compared > 1000 and overlapping > 50  # real hits, and ties at one end offset among them
+
+
+def test_prompt_cue_hits_read_only_the_head(shared_data):
+    from aligntax.detect.lexicon import find_hits, load_lexicon, prompt_cue_hits
+    from aligntax.detect.textscan import normalise
+
+    long_prompt = "Tell me about the weather. " * 30 + "Pretend you are a pirate."
+    assert prompt_cue_hits(long_prompt, 600) == [] and prompt_cue_hits(long_prompt)  # the cue is past the head
+    cued = "Act as a pirate and tell me about the sea. " * 20
+    assert prompt_cue_hits(cued, 600) == find_hits(cued[:600])
+    cues = [normalise(p) for p, (kind, _) in load_lexicon().items() if kind == "roleplay_cue"]
+    with_cue = 0
+    for text in _corpus(shared_data)[:2000] + [long_prompt, cued]:
+        head = text[:600]
+        cue = any(p in normalise(head) for p in cues)  # the plain definition: a cue phrase anywhere in the head
+        assert prompt_cue_hits(text, 600) == (find_hits(head) if cue else []), text[:200]
+        with_cue += cue
+    assert with_cue > 200
+
+
+def test_stream_gc_restores_the_callers_settings():
+    import gc
+
+    from aligntax.util import STREAM_GC_THRESHOLD, stream_gc
+
+    before = gc.get_threshold()
+    with stream_gc():
+        assert gc.get_threshold() == STREAM_GC_THRESHOLD and gc.get_freeze_count() > 0
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from aligntax.detect import DETECTORS
-from aligntax.detect.lexicon import find_hits, normalise
+from aligntax.detect.lexicon import find_hits
+from aligntax.detect.textscan import normalise
 from aligntax.detect.refusal import RefusalDetector, RefusalKeywordDetector
 from aligntax.detect.refusal_classifier import RefusalClassifier
 from aligntax.record import Conversation, Turn
@@ -229,3 +230,21 @@ def test_written_labels_are_valid_and_held_out_by_prompt():
     assert all(len(s) == 1 for s in prompts.values())
     # fresh writers are held out whole: never in the training split
     assert all(r["split"] == "fresh_heldout" for r in written if r["writer"] in ("D", "E"))
+
+
+def test_ngram_index_equals_the_training_keys(shared_data):
+    """Inference looks n-grams up without building key strings; it must find exactly the training keys."""
+    from aligntax.detect.refusal_classifier import NgramIndex, load_default, ngram_keys
+    from aligntax.detect.textscan import normalise
+
+    vocab = load_default().featurize.vocab
+    index = NgramIndex(vocab)
+    rows = [json.loads(line) for line in (shared_data / "hh_rlhf_harmless_base" / "test.jsonl").open()][:1500]
+    texts = [r["chosen"] for r in rows] + ["", "i", "the", "?", "i can't " * 90, "I'm sorry, but I can't help with that."]
+    nonempty = 0
+    for text in texts:
+        low = normalise(text)
+        expected = sorted({vocab[k] for k in ngram_keys(low) if k in vocab})
+        assert index(low) == expected, text[:200]
+        nonempty += bool(expected)
+    assert nonempty > 1000

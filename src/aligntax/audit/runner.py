@@ -28,9 +28,10 @@ from aligntax.audit.samples import TABLE_CAP, ReportSampler
 from aligntax.audit.summary import SummaryBuilder
 from aligntax.audit.writers import AnnotationsWriter, write_text_atomic
 from aligntax.detect.defaults import build_detectors, parse_detector_names
+from aligntax.detect.textscan import shared_automaton
 from aligntax.errors import InputError
 from aligntax.record import Conversation, Malformed, Turn
-from aligntax.util import batched
+from aligntax.util import STREAM_GC_THRESHOLD, batched, stream_gc
 
 BATCH_SIZE = 512
 ANNOTATIONS_FILE, SUMMARY_FILE, REPORT_FILE = "annotations.parquet", "summary.json", "report.html"
@@ -63,7 +64,7 @@ def _init_worker(names: list[str], options: dict) -> None:
     # allocates many small acyclic objects that reference counting frees, so collect cycles less often (-3%
     # instructions per conversation).
     gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
+    gc.set_threshold(*STREAM_GC_THRESHOLD)
 
 
 # Batches cross to the workers as plain tuples: pickling slotted dataclasses runs Python code per
@@ -107,6 +108,7 @@ def annotate_batches(items: Iterable[Conversation | Malformed], names: Sequence[
     # pyarrow imports pandas lazily on the first pa.array() (~0.35 s); do it once here so forked
     # workers inherit it instead of each paying it on their first batch
     pa.array([0])
+    shared_automaton()  # built once here and inherited, not compiled again in every worker
     with ctx.Pool(jobs, initializer=_init_worker, initargs=(list(names), dict(options or {}))) as pool:
         pending: deque = deque()
         for batch in batched(items, batch_size):
@@ -149,7 +151,7 @@ def write_audit(annotated: Iterable[tuple[Sequence[Conversation | Malformed], pa
     summary = SummaryBuilder(probe.tags)
     sampler = ReportSampler(per_tag=sample, table_cap=table_cap, seed=seed)
     started = time.perf_counter()
-    with AnnotationsWriter(out / ANNOTATIONS_FILE, probe.schema) as writer:
+    with AnnotationsWriter(out / ANNOTATIONS_FILE, probe.schema) as writer, stream_gc():
         for batch, record_batch in annotated:
             writer.write(record_batch)
             summary.add(record_batch)

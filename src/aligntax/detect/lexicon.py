@@ -14,7 +14,7 @@ from functools import lru_cache
 from importlib.resources import files
 from typing import Iterable
 
-from aligntax.detect.textscan import PhraseSet, normalise, scan
+from aligntax.detect.textscan import PhraseSet, scan
 
 KINDS = ("refuse", "modal", "modal_self", "apology", "sympathy", "policy", "deflect", "disclaimer", "moralize", "comply", "roleplay_cue")
 
@@ -141,16 +141,17 @@ def find_hits(text: str) -> list[Hit]:
     return kept
 
 
-@lru_cache(maxsize=1)
-def _cue_phrases() -> tuple[str, ...]:
-    return tuple(phrase for phrase, (kind, _) in load_lexicon().items() if kind == "roleplay_cue")
-
-
-def prompt_cue_hits(prompt: str) -> list[Hit]:
-    """Lexicon hits of a prompt, only where a role-play cue phrase occurs (the one kind read from a
-    prompt): most prompts skip the automaton pass entirely."""
-    low = normalise(prompt)
-    return find_hits(prompt) if any(p in low for p in _cue_phrases()) else []
+def prompt_cue_hits(prompt: str, head: int | None = None) -> list[Hit]:
+    """Lexicon hits of ``prompt[:head]``, only where a role-play cue phrase occurs in it (the one kind read from
+    a prompt). The test reads the shared pass over the whole prompt, which the role-play detector makes anyway:
+    a cue ends inside the head exactly when it occurs in the head's lowered text (lowering keeps offsets)."""
+    limit = len(prompt) if head is None else head
+    for end_incl, (_, kind, _) in scan(prompt).hits[LEXICON_PHRASES.slot]:
+        if end_incl >= limit:
+            break  # hits come by end offset
+        if kind == "roleplay_cue":
+            return find_hits(prompt if head is None or len(prompt) <= head else prompt[:head])
+    return []
 
 
 def opening_end(text: str) -> int:

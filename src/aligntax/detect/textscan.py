@@ -7,6 +7,10 @@ about as much per character for 400 phrases as for 14, so one pass instead of fo
 saving. Results are kept for the last ``CACHE_TEXTS`` string *objects* (at most ``CACHE_CHARS`` characters) (keyed by identity, not value):
 detectors running one after another over a batch pass the same ``Turn.content`` and share the pass,
 while an answer that merely repeats an earlier one is scanned again, so repeated rows are never free.
+
+Two engines give the same matches in the same order: Hyperscan (a SIMD literal matcher, about 3x faster per
+character; wheels for x86-64 and Apple silicon) on ASCII texts where it is installed, and pyahocorasick
+otherwise (its offsets are in characters, Hyperscan's in bytes).
 """
 
 from __future__ import annotations
@@ -15,6 +19,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Union
 
 import ahocorasick
+
+try:
+    import hyperscan
+except ImportError:  # no wheel for this platform: pyahocorasick alone
+    hyperscan = None
 
 # Bounds of the scan cache (a batch's turns, several times over for ~1 KB turns; a miss only costs the pass
 # again): entries, and characters held (each entry keeps the text and its lowered copy alive).
@@ -68,21 +77,50 @@ class Scan:
     hits: tuple[list[tuple[int, Any]], ...]  # per PhraseSet.slot
 
 
-_built: tuple[int, ahocorasick.Automaton] | None = None
+class Matcher:
+    """Every occurrence of every phrase in a lowered text, as ``(end_inclusive, phrase_id)`` sorted, which is
+    pyahocorasick's order (by end offset, the longest phrase first among those ending together) because ids
+    are given longest phrase first. ``owners[phrase_id]`` = ((PhraseSet.slot, payload), ...)."""
+
+    def __init__(self, merged: dict[str, list[tuple[int, Any]]]) -> None:
+        self.phrases = sorted(merged, key=lambda p: (-len(p), p))
+        self.owners = [tuple(merged[p]) for p in self.phrases]
+        self.auto = ahocorasick.Automaton()
+        for i, phrase in enumerate(self.phrases):
+            self.auto.add_word(phrase, i)
+        self.auto.make_automaton()
+        self.hs = self.scratch = None
+        if hyperscan is not None and self.phrases:
+            self.hs = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            self.hs.compile(expressions=[p.encode("utf-8") for p in self.phrases], literal=True,
+                            ids=list(range(len(self.phrases))), elements=len(self.phrases), flags=0)
+            self.scratch = hyperscan.Scratch(self.hs)
+
+    def __len__(self) -> int:
+        return len(self.phrases)
+
+    def matches(self, low: str) -> list[tuple[int, int]]:
+        if self.hs is None or not low.isascii():  # byte offsets are character offsets only in ASCII
+            return list(self.auto.iter(low))
+        found: list[tuple[int, int]] = []
+        add = found.append
+        self.hs.scan(low.encode("ascii"), scratch=self.scratch, match_event_handler=lambda i, _s, end, _f, _c: add((end - 1, i)))
+        found.sort()  # Hyperscan reports by end offset; ties in no set order
+        return found
 
 
-def _automaton() -> ahocorasick.Automaton:
+_built: tuple[int, Matcher] | None = None
+
+
+def shared_automaton() -> Matcher:
+    """The automaton of every registered ``PhraseSet`` (rebuilt when a set registers after the last build)."""
     global _built
     if _built is None or _built[0] != len(_SETS):  # a set registered after the last build (a plug-in)
-        auto = ahocorasick.Automaton()
         merged: dict[str, list[tuple[int, Any]]] = {}
         for s in _SETS:
             for phrase, payload in s.table().items():
                 merged.setdefault(phrase, []).append((s.slot, payload))
-        for phrase, owners in merged.items():
-            auto.add_word(phrase, tuple(owners))
-        auto.make_automaton()
-        _built = (len(_SETS), auto)
+        _built = (len(_SETS), Matcher(merged))
         _cache.clear()  # entries scanned with the previous automaton lack the new set's bucket
     return _built[1]
 
@@ -93,7 +131,7 @@ _cached_chars = 0
 
 def scan(text: str) -> Scan:
     global _cached_chars
-    auto = _automaton()
+    auto = shared_automaton()
     entry = _cache.get(id(text))
     if entry is not None and entry[0] is text:  # the entry holds the string, so its id cannot be reused
         return entry[1]
@@ -106,11 +144,12 @@ def scan(text: str) -> Scan:
     return result
 
 
-def _scan(text: str, auto: ahocorasick.Automaton) -> Scan:
+def _scan(text: str, auto: Matcher) -> Scan:
     low = normalise(text)
     buckets = tuple([[] for _ in range(len(_SETS))])
     if len(auto):
-        for end, owners in auto.iter(low):
-            for slot, payload in owners:
+        owners = auto.owners
+        for end, i in auto.matches(low):
+            for slot, payload in owners[i]:
                 buckets[slot].append((end, payload))
     return Scan(low, buckets)
