@@ -167,13 +167,35 @@ def test_default_set_includes_refusal_and_all_mine():
         build_detectors("no_such_detector")
 
 
-@pytest.mark.parametrize("text", [
+LONG_TOKEN_CASES = [
     "a" * 20, "a" * 19 + " b", "x\x1c" + "a" * 19, "b" * 10 + "\x0b" + "c" * 12, "word " * 30 + "q" * 25,
-    "tab\t" + "z" * 21, "é" + "a" * 30, "a" * 10 + "\u00a0" + "b" * 15,
-])
-def test_batched_long_token_check_matches_str_split(text):
-    from aligntax.detect.quality import _ascii_long_tokens
+    "tab\t" + "z" * 21, "é" + "a" * 30, "a" * 10 + "\u00a0" + "b" * 15, "é" * 19 + "\u3000" + "ü" * 19,
+    "日本語" * 7, "x\u2009" * 30 + "ß" * 20, "\u0085".join(["k" * 15] * 3), "½" * 25 + " ２３" + "_" * 3,
+]
 
-    (found,) = _ascii_long_tokens([text])
-    expected = max(map(len, text.split()), default=0) >= 20
-    assert found is (expected if text.isascii() else None)
+
+@pytest.mark.parametrize("text", LONG_TOKEN_CASES)
+def test_batched_long_token_check_matches_str_split(text):
+    from aligntax.detect.quality import _long_tokens
+
+    (found,) = _long_tokens([text])
+    assert found is (max(map(len, text.split()), default=0) >= 20)
+
+
+def test_letter_count_matches_the_unicode_regex(shared_data):
+    """The fast count equals letters by ``[^\\W\\d_]`` plus whitespace by ``str.split``, on real non-ASCII answers."""
+    import json
+    import re
+
+    from aligntax.detect.quality import _letters_and_spaces
+
+    not_letters = re.compile(r"[\W\d_]+")
+    texts = LONG_TOKEN_CASES + ["Ça coûte 3½ € — “quoted” ２０２４ 東京 ٣ naïve\u2028x", "\u00a0\u3000"]
+    for path in sorted((shared_data / "oasst_model_eval_samples").glob("*.json")):
+        texts += [p["prompt"] for p in json.loads(path.read_text())["prompts"]]
+    non_ascii = 0
+    for text in texts:
+        expected = len(not_letters.sub("", text)) + len(text) - sum(map(len, text.split()))
+        assert _letters_and_spaces(text) == expected, text[:100]
+        non_ascii += not text.isascii()
+    assert non_ascii > 20

@@ -147,7 +147,6 @@ class TooShortDetector(Detector):
         return out
 
 
-_NOT_LETTERS = re.compile(r"[\W\d_]+")
 _ASCII_NOT_LETTER_OR_SPACE = bytes(b for b in range(128) if not (chr(b).isalpha() or chr(b).isspace()))
 _REPEATED_CHAR = re.compile(r"(\S)\1{19,}")
 _REPEATED_UNIT = re.compile(r"(\S.{1,7}?)\1{9,}", re.S)
@@ -160,20 +159,34 @@ _CODE_HINT = re.compile(r"```|[;{}]\s*$|^\s*(?:def|class|import|from|return|func
                         re.M)
 
 
-# A run of 20 characters that ``str.split`` does not split on (ASCII whitespace includes \x1c-\x1f), for RE2.
-_ASCII_LONG_TOKEN_RE2 = "[^\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f ]{20}"
+# A run of 20 characters that ``str.split`` does not split on, for RE2 (which counts code points): the class
+# excludes exactly the characters ``str.isspace`` is true for (ASCII \x1c-\x1f among them).
+_WHITESPACE = [c for c in range(0x3001) if chr(c).isspace()]
+_LONG_TOKEN_RE2 = "[^" + "".join(f"\\x{{{c:x}}}" for c in _WHITESPACE) + "]{20}"
+_NON_ASCII = re.compile("[^\x00-\x7f]+")
 
 
-def _ascii_long_tokens(texts: list[str]) -> list[bool | None]:
-    """Per text: does a whitespace-separated word of 20+ characters occur? Answered for the ASCII texts of a
-    batch in one RE2 pass (pyarrow, ~6x cheaper than splitting in Python); ``None`` for the others."""
-    out: list[bool | None] = [None] * len(texts)
-    ascii_at = [k for k, t in enumerate(texts) if t.isascii()]
-    if ascii_at:
-        found = pc.match_substring_regex(pa.array([texts[k] for k in ascii_at], pa.string()), _ASCII_LONG_TOKEN_RE2)
-        for k, has_long in zip(ascii_at, found.to_pylist()):
-            out[k] = has_long
-    return out
+def _long_tokens(texts: list[str]) -> list[bool | None]:
+    """Per text: does a whitespace-separated word of 20+ characters occur? One RE2 pass over the batch (pyarrow,
+    several times cheaper than splitting in Python); ``None`` for all when a text cannot be UTF-8 encoded."""
+    if not texts:
+        return []
+    try:
+        column = pa.array(texts, pa.string())
+    except (UnicodeEncodeError, pa.ArrowException):  # lone surrogates (e.g. undecodable CSV bytes)
+        return [None] * len(texts)
+    return pc.match_substring_regex(column, _LONG_TOKEN_RE2).to_pylist()
+
+
+def _letters_and_spaces(text: str) -> int:
+    """Characters that are letters (``re``'s ``[^\\W\\d_]``) or whitespace (``str.isspace``): the ASCII ones
+    counted in C by ``bytes.translate``, the few others one by one."""
+    good = len(text.encode("ascii", "ignore").translate(None, _ASCII_NOT_LETTER_OR_SPACE))
+    if not text.isascii():
+        for run in _NON_ASCII.findall(text):
+            for ch in run:
+                good += (ch.isalnum() and not ch.isdecimal()) or ch.isspace()
+    return good
 
 
 def _union(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -207,7 +220,7 @@ class NonTextDetector(Detector):
         outs = [Detection() for _ in convs]
         turns = [(out, i, t.content) for out, c in zip(outs, convs)
                  for i, t in enumerate(c.turns) if t.role == "assistant" and len(t.content) >= self.min_chars]
-        long_tokens = _ascii_long_tokens([text for _, _, text in turns])
+        long_tokens = _long_tokens([text for _, _, text in turns])
         for (out, i, text), has_long in zip(turns, long_tokens):
             hit = self._turn(i, text, has_long)
             if hit is not None:
@@ -215,14 +228,10 @@ class NonTextDetector(Detector):
         return outs
 
     def _turn(self, i: int, text: str, has_long: bool | None = None) -> TagHit | None:
-        """``has_long``: whether a word of 20+ characters occurs, when already known (ASCII texts)."""
+        """``has_long``: whether a word of 20+ characters occurs, when already known."""
         n = len(text)
         words = None
-        if text.isascii():  # bytes.translate deletes in C; the regex is the Unicode fallback
-            ratio = len(text.encode().translate(None, _ASCII_NOT_LETTER_OR_SPACE)) / n
-        else:
-            words = text.split()
-            ratio = (len(_NOT_LETTERS.sub("", text)) + n - sum(map(len, words))) / n
+        ratio = _letters_and_spaces(text) / n
         # runs and blobs: anywhere in a low-letter answer, else only inside long unbroken tokens
         # (URLs, code and prose have short ones), which keeps the costly repeated-unit scan rare
         if ratio < self.min_letter_ratio:
