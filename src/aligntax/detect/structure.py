@@ -44,14 +44,19 @@ _STEP = re.compile(r"\bStep[ \t]+(\d{1,3})\b", re.I)
 
 
 def _turn_structure(text: str) -> dict[str, int]:
-    """Structure counts of one answer; every branch is guarded by a cheap substring test."""
+    """Structure counts of one answer; every branch is guarded by a cheap substring test. The line patterns
+    all start with ``^`` (MULTILINE), so in a one-line answer they can only match at offset 0: ``match``
+    answers there without trying every position."""
     items = numbered = headings = code = table_rows = steps = 0
-    if "\n" in text or text.lstrip()[:1] in "-*+•0123456789":
+    multiline = "\n" in text
+    if multiline:
         for m in _LIST_ITEM.finditer(text):
             items += 1
             numbered += m.group(1) is not None
+    elif text.lstrip()[:1] in "-*+•0123456789" and (m := _LIST_ITEM.match(text)):
+        items, numbered = 1, int(m.group(1) is not None)
     if ":" in text or "#" in text:
-        headings = sum(1 for _ in _HEADING.finditer(text))
+        headings = sum(1 for _ in _HEADING.finditer(text)) if multiline else int(_HEADING.match(text) is not None)
     prose = text
     if "```" in text:
         fences = len(_FENCE.findall(text))
@@ -88,21 +93,24 @@ class StructureDetector(Detector):
         self.min_list_items = int(min_list_items)
 
     def detect(self, conv: Conversation) -> Detection:
-        totals = dict.fromkeys(STRUCTURE_FEATURES, 0)
+        answers = [(i, turn.content) for i, turn in enumerate(conv.turns) if turn.role == "assistant"]
+        if len(answers) == 1:  # the common case: the one answer's counts are the totals
+            totals = {"n_assistant_turns": 1, **_turn_structure(answers[0][1])}
+            per_turn = [(answers[0][0], answers[0][1], totals)]
+        else:
+            totals = dict.fromkeys(STRUCTURE_FEATURES, 0)
+            totals["n_assistant_turns"] = len(answers)
+            per_turn = [(i, text, _turn_structure(text)) for i, text in answers]
+            for _, _, counts in per_turn:
+                for key, value in counts.items():
+                    totals[key] += value
         out = Detection(features=totals)
-        for i, turn in enumerate(conv.turns):
-            if turn.role != "assistant":
-                continue
-            counts = _turn_structure(turn.content)
-            totals["n_assistant_turns"] += 1
-            for key, value in counts.items():
-                totals[key] += value
+        for i, text, counts in per_turn:
             if counts["n_list_items"] >= self.min_list_items:
-                text = turn.content
                 spans = tuple((m.start(), _line_end(text, m.end())) for m in _LIST_ITEM.finditer(text))
                 out.hits.append(TagHit("structured_list", i, 1.0, spans, f"{counts['n_list_items']} list items"))
             if counts["n_code_blocks"]:
-                fenced = tuple(m.span() for m in _FENCED_BLOCK.finditer(turn.content)) if "```" in turn.content else ()
+                fenced = tuple(m.span() for m in _FENCED_BLOCK.finditer(text)) if "```" in text else ()
                 # fenced code is unambiguous; an indented block may be a quotation or a poem
                 out.hits.append(TagHit("has_code", i, 1.0 if fenced else 0.6, fenced,
                                        f"{counts['n_code_blocks']} code blocks"))
