@@ -49,17 +49,25 @@ class AnchoredPattern:
     def search(self, text: str, pos: int, lowered: str, prefilter: bool) -> re.Match | None:
         if not (self.words or self.line_start) or (self.words and not prefilter):
             return self.regex.search(text, pos)
-        starts = {0} if self.line_start and pos == 0 else set()
-        needles = [("\n", text)] * self.line_start + [(w, lowered) for w in self.words]
-        for needle, hay in needles:
-            i = hay.find(needle, pos)
-            while i >= 0:
-                starts.add(i)
-                i = hay.find(needle, i + 1)
-        for i in sorted(starts):
-            if m := self.regex.match(text, i):
+        starts = [0] if self.line_start and pos == 0 else []
+        if self.line_start:
+            starts += _occurrences(text, "\n", pos)
+        for word in self.words:
+            starts += _occurrences(lowered, word, pos)
+        match = self.regex.match
+        for i in sorted(set(starts)) if len(starts) > 1 else starts:
+            if m := match(text, i):
                 return m
         return None
+
+
+def _occurrences(hay: str, needle: str, pos: int) -> list[int]:
+    found = []
+    i = hay.find(needle, pos)
+    while i >= 0:
+        found.append(i)
+        i = hay.find(needle, i + 1)
+    return found
 
 
 class GatedAlternation:
@@ -71,21 +79,23 @@ class GatedAlternation:
     def __init__(self, branches: Sequence[tuple[str | re.Pattern | AnchoredPattern, Condition]]) -> None:
         self.branches = [(p if isinstance(p, AnchoredPattern) else AnchoredPattern(p), cond)
                          for p, cond in branches]
+        # (pattern, words or None, test or None): the kind of each condition decided once, not per text
+        self._checks = [(p, None, cond) if callable(cond) else (p, tuple(cond), None) for p, cond in self.branches]
 
     def spans(self, text: str, lowered: str, prefilter: bool) -> list[tuple[int, int]]:
-        active = []
-        for p, cond in self.branches:
-            if prefilter:
-                if callable(cond):
-                    if not cond(text, lowered):
-                        continue
-                else:
-                    for word in cond:  # a plain loop: a generator per branch costs more than the test
-                        if word in lowered:
-                            break
-                    else:
-                        continue
-            active.append(p)
+        if prefilter:
+            active = []
+            for p, words, test in self._checks:
+                if test is not None:
+                    if test(text, lowered):
+                        active.append(p)
+                    continue
+                for word in words:  # a plain loop: a generator per branch costs more than the test
+                    if word in lowered:
+                        active.append(p)
+                        break
+        else:
+            active = [p for p, _ in self.branches]
         out: list[tuple[int, int]] = []
         pos = 0
         while active:
