@@ -199,3 +199,15 @@ def test_letter_count_matches_the_unicode_regex(shared_data):
         assert _letters_and_spaces(text) == expected, text[:100]
         non_ascii += not text.isascii()
     assert non_ascii > 20
+
+
+def test_word_count_is_str_split():
+    import random
+
+    from aligntax.detect.structure import word_count
+
+    rng = random.Random(0)
+    alphabet = [" ", "\t", "\n", "\x0b", "\x0c", "\r", "\x1c", "\x1f", "a", ".", "\x00", "\x7f", "é", "\u2003", "\x85"]
+    texts = ["", " ", "x", " x ", "two words", "x\x1fy"]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(30))) for _ in range(5000)]
+    assert [word_count(t) for t in texts] == [len(t.split()) for t in texts]

@@ -144,3 +144,47 @@ def test_stream_gc_restores_the_callers_settings():
     with stream_gc():
         assert gc.get_threshold() == STREAM_GC_THRESHOLD and gc.get_freeze_count() > 0
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+def test_hyperscan_syntax_widens_whitespace_to_pythons():
+    from aligntax.detect.regex_prefilter import hyperscan_syntax
+
+    assert hyperscan_syntax(r"a\s+b") == r"a[\s\x1c-\x1f]+b"
+    assert hyperscan_syntax(r"[^\s,]\S") == r"[^\s\x1c-\x1f,]\S"
+    assert hyperscan_syntax(r"\\s[]\s]") == r"\\s[]\s\x1c-\x1f]"  # an escaped backslash; "]" first in a class
+
+
+def test_regex_prefilter_never_drops_a_real_match(shared_data):
+    """Hyperscan in prefilter mode must report every role-play pattern that ``re`` matches (ASCII texts), including
+    texts whose words are separated by the ASCII characters only Python counts as whitespace."""
+    from aligntax.detect.roleplay import _PATTERNS, _PREFILTER
+
+    if _PREFILTER.db is None:
+        pytest.skip("hyperscan not installed on this platform")
+    patterns = [p for group, _, _ in _PATTERNS for p in group.patterns]
+    texts = _corpus(shared_data)
+    texts += [t.replace(" ", sep) for t in texts[:1500] for sep in ("\x1c", "\x1f", "\x0b")]
+    matched = pruned = 0
+    for text in texts:
+        possible = _PREFILTER.possible(text)
+        if possible is None:
+            assert not text.isascii()
+            continue
+        real = {p.prefilter_id for p in patterns if p.regex.search(text)}
+        assert real <= possible, (text[:200], real - possible)
+        matched += bool(real)
+        pruned += len(possible) < len(patterns)
+    assert matched > 300 and pruned > 1000  # real matches covered, and most texts skip most patterns
+
+
+def test_roleplay_with_and_without_the_prefilter(shared_data, monkeypatch):
+    from aligntax.detect import roleplay
+    from aligntax.record import Conversation, Turn
+
+    texts = _corpus(shared_data) + ["pretend\x1cto be a cat", "You are\x1fa pirate captain, who sails"]
+    convs = [Conversation(f"r{i}", "t", i, [Turn("user", t), Turn("assistant", "ok")]) for i, t in enumerate(texts)]
+    detector = roleplay.RoleplayDetector()
+    with_prefilter = [detector.detect(c).hits for c in convs]
+    monkeypatch.setattr(roleplay._PREFILTER, "db", None)
+    assert [detector.detect(c).hits for c in convs] == with_prefilter
+    assert sum(map(bool, with_prefilter)) > 300

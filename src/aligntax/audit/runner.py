@@ -14,7 +14,6 @@ import json
 import multiprocessing as mp
 import os
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
@@ -24,6 +23,7 @@ import pyarrow as pa
 from aligntax import __version__
 from aligntax.audit.annotate import annotate, declared_tags
 from aligntax.audit.columns import ANNOTATIONS_SCHEMA_VERSION, annotations_schema, row_dataset, to_record_batch
+from aligntax.audit.pool import OrderedPool
 from aligntax.audit.samples import TABLE_CAP, ReportSampler
 from aligntax.audit.summary import SummaryBuilder
 from aligntax.audit.writers import AnnotationsWriter, write_text_atomic
@@ -96,8 +96,8 @@ def _annotate_in_worker(items: list[_Packed | Malformed]) -> pa.RecordBatch:
 def annotate_batches(items: Iterable[Conversation | Malformed], names: Sequence[str],
                      options: Mapping[str, Mapping[str, Any]] | None = None, *, jobs: int = 1,
                      batch_size: int = BATCH_SIZE) -> Iterator[tuple[list[Conversation | Malformed], pa.RecordBatch]]:
-    """Yield ``(batch, record_batch)`` in input order. ``jobs > 1`` annotates in a process pool
-    with at most ``2 * jobs`` batches in flight, so a fast reader cannot run ahead unboundedly."""
+    """Yield ``(batch, record_batch)`` in input order. ``jobs > 1`` annotates in worker processes
+    with one batch in flight per worker and one read ahead, so a fast reader cannot run ahead."""
     if jobs <= 1:
         annotator = BatchAnnotator(names, options)
         for batch in batched(items, batch_size):
@@ -109,16 +109,8 @@ def annotate_batches(items: Iterable[Conversation | Malformed], names: Sequence[
     # workers inherit it instead of each paying it on their first batch
     pa.array([0])
     shared_automaton()  # built once here and inherited, not compiled again in every worker
-    with ctx.Pool(jobs, initializer=_init_worker, initargs=(list(names), dict(options or {}))) as pool:
-        pending: deque = deque()
-        for batch in batched(items, batch_size):
-            pending.append((batch, pool.apply_async(_annotate_in_worker, ([_pack(it) for it in batch],))))
-            if len(pending) >= 2 * jobs:
-                done, result = pending.popleft()
-                yield done, result.get()
-        while pending:
-            done, result = pending.popleft()
-            yield done, result.get()
+    with OrderedPool(jobs, _annotate_in_worker, _init_worker, (list(names), dict(options or {})), ctx) as pool:
+        yield from pool.imap(batched(items, batch_size), lambda batch: [_pack(it) for it in batch])
 
 
 @dataclass

@@ -3,7 +3,8 @@
 Python's ``re`` scans every position of a text for every alternative of a case-insensitive
 pattern; most texts contain none of the literal words those patterns need. ``KeywordGate`` answers
 "any keyword?" and "where?" from the shared Aho-Corasick pass (``textscan``); ``GatedAlternation``
-runs only the branches of an alternation whose words occur, each only where it can start.
+runs only the branches of an alternation whose words occur, each only where it can start, and, with a
+``RegexPrefilter`` (``regex_prefilter.py``), only those Hyperscan says could match at all.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class AnchoredPattern:
     def __init__(self, pattern: str | re.Pattern, *, words: Sequence[str] = (), line_start: bool = False) -> None:
         self.regex = re.compile(pattern)
         self.words, self.line_start = tuple(words), line_start
+        self.prefilter_id: int | None = None  # set by a RegexPrefilter holding this pattern
 
     def search(self, text: str, pos: int, lowered: str, prefilter: bool) -> re.Match | None:
         if not (self.words or self.line_start) or (self.words and not prefilter):
@@ -82,10 +84,18 @@ class GatedAlternation:
         # (pattern, words or None, test or None): the kind of each condition decided once, not per text
         self._checks = [(p, None, cond) if callable(cond) else (p, tuple(cond), None) for p, cond in self.branches]
 
-    def spans(self, text: str, lowered: str, prefilter: bool) -> list[tuple[int, int]]:
+    @property
+    def patterns(self) -> list[AnchoredPattern]:
+        return [p for p, _ in self.branches]
+
+    def spans(self, text: str, lowered: str, prefilter: bool,
+              possible: "set[int] | None" = None) -> list[tuple[int, int]]:
+        """``possible``: ``RegexPrefilter.possible(text)``, the patterns that could match (None: any)."""
         if prefilter:
             active = []
             for p, words, test in self._checks:
+                if possible is not None and p.prefilter_id not in possible:
+                    continue
                 if test is not None:
                     if test(text, lowered):
                         active.append(p)

@@ -15,6 +15,7 @@ from typing import ClassVar
 
 from aligntax.detect.base import DETECTORS, Detection, Detector, TagHit
 from aligntax.detect.keyword_gate import AnchoredPattern, GatedAlternation, KeywordGate
+from aligntax.detect.regex_prefilter import RegexPrefilter
 from aligntax.detect.textscan import scan
 from aligntax.record import Conversation
 
@@ -113,6 +114,9 @@ def _may_act_as(text: str, low: str) -> bool:
 
 _PATTERNS = ((GatedAlternation([(_JAILBREAK, _may_jailbreak)]), 0.95, "jailbreak"), (_STRONG, 0.9, "persona"),
              (GatedAlternation([(_ACT_AS, _may_act_as)]), 0.85, "persona"), (_MEDIUM, 0.7, "persona"))
+# Half of real role-play prompts ("You are a pirate captain...") pass every group's word conditions but can match
+# only one group: one Hyperscan pass says which patterns could match (-60% of this detector's regex time there).
+_PREFILTER = RegexPrefilter([p for group, _, _ in _PATTERNS for p in group.patterns])
 
 
 @DETECTORS.register("roleplay")
@@ -137,9 +141,12 @@ class RoleplayDetector(Detector):
         if not _GATE.any(text):
             return
         prefilter = text.isascii()
+        possible = _PREFILTER.possible(text) if prefilter else None
+        if possible is not None and not possible:
+            return
         low = scan(text).low  # the gate's pass lowered it already (== str.lower on ASCII, the only case conditions see)
         for pattern, score, kind in _PATTERNS:
-            spans = pattern.spans(text, low, prefilter)
+            spans = pattern.spans(text, low, prefilter, possible)
             if spans:
                 start, end = spans[0]
                 out.hits.append(TagHit("roleplay", turn, score, tuple(spans), text[start:end].strip(), kind))

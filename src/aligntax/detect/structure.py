@@ -41,6 +41,16 @@ _INDENTED_BLOCK = re.compile(r"(?:\A|\n[ \t]*\n)((?:(?: {4}|\t)(?![ \t]*(?:[-*+â
 _TABLE_ROW = re.compile(r"^[ \t]*\|[^\n]*\|[ \t]*$", re.M)
 _TABLE_SEPARATOR = re.compile(r"^[ \t]*\|?[ \t]*:?-{3,}:?[ \t]*\|", re.M)
 _STEP = re.compile(r"\bStep[ \t]+(\d{1,3})\b", re.I)
+# ASCII bytes -> b" " where ``str.isspace`` (\x1c-\x1f too), else b"x": words are then the b" x" boundaries
+_WORD_MAP = bytes(32 if chr(b).isspace() else 120 for b in range(256))
+
+
+def word_count(text: str) -> int:
+    """``len(text.split())`` without building the words (a third of this detector's time otherwise)."""
+    if not text.isascii():
+        return len(text.split())
+    marks = text.encode("ascii").translate(_WORD_MAP)
+    return marks.count(b" x") + (marks[:1] == b"x")
 
 
 def _turn_structure(text: str) -> dict[str, int]:
@@ -69,7 +79,7 @@ def _turn_structure(text: str) -> dict[str, int]:
     if "tep" in text:
         steps = len({m.group(1) for m in _STEP.finditer(text)})
     chars = len(text)
-    words = len(text.split())
+    words = word_count(text)
     return {"n_list_items": items, "n_numbered_items": numbered, "n_headings": headings, "n_code_blocks": code,
             "n_table_rows": table_rows, "n_steps": max(steps, numbered), "answer_chars": chars,
             "answer_words": words, "answer_tokens": max(-(-chars // 4), words)}
