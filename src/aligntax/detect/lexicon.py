@@ -16,7 +16,8 @@ from typing import Iterable
 
 from aligntax.detect.textscan import PhraseSet, scan
 
-KINDS = ("refuse", "modal", "modal_self", "apology", "sympathy", "policy", "deflect", "disclaimer", "moralize", "comply", "roleplay_cue")
+KINDS = ("refuse", "modal", "modal_self", "apology", "sympathy", "policy", "deflect", "disclaimer", "moralize", "comply",
+         "roleplay_cue", "condemn", "redirect")
 
 # What may follow "I can't" / "I won't" for it to decline the user's request.
 REQUEST_VERBS = frozenset(
@@ -173,7 +174,8 @@ FEATURE_NAMES = (
     "open_sympathy", "body_refuse", "body_policy", "body_deflect", "body_disclaimer", "body_moralize",
     "body_comply", "close_refuse", "close_deflect", "close_moralize", "apology_then_refuse",
     "refuse_then_comply", "log_len", "after_opening_share", "newline_density", "question_end",
-    "prompt_roleplay", "very_short",
+    "prompt_roleplay", "very_short", "open_condemn", "open_moralize", "condemn_harmful_prompt",
+    "condemn_harmful_no_comply", "condemn_harmful_redirect",
 )
 
 
@@ -185,8 +187,10 @@ def _zone_max(hits: Iterable[Hit]) -> dict[str, float]:
     return best
 
 
-def lexicon_features(text: str, hits: list[Hit], prompt_hits: list[Hit] | None = None) -> list[float]:
-    """Numeric summary of the hits by position, in ``FEATURE_NAMES`` order."""
+def lexicon_features(text: str, hits: list[Hit], prompt_hits: list[Hit] | None = None,
+                     prompt_harm: float = 0.0) -> list[float]:
+    """Numeric summary of the hits by position, in ``FEATURE_NAMES`` order. ``prompt_harm``: P(the request is
+    harmful), needed only when the opening condemns the act (``opens_with_condemn``); 0 when unknown."""
     n = len(text)
     cut = opening_end(text)
     close_start = max(cut, n - CLOSING_CHARS)
@@ -226,4 +230,43 @@ def lexicon_features(text: str, hits: list[Hit], prompt_hits: list[Hit] | None =
         float(text.rstrip().endswith("?")),
         max((h.weight for h in prompt_hits or () if h.kind == "roleplay_cue"), default=0.0),
         float(n < 40),
+        o.get("condemn", 0.0),
+        o.get("moralize", 0.0),
+        # "X is a serious crime..." answering "how do I X?" is a refusal in the model's own words; answering
+        # "what is the penalty for X?" it is the answer: the verdict counts with the request's harmfulness
+        o.get("condemn", 0.0) * prompt_harm,
+        # ...unless it goes on to answer anyway ("That said, here is how..."): the verdict alone is the reply
+        o.get("condemn", 0.0) * prompt_harm * (not any(h.kind == "comply" for h in hits)),
+        # ...or what follows only steers elsewhere ("here are some more constructive steps"): alternatives only
+        o.get("condemn", 0.0) * prompt_harm * any(h.kind == "redirect" for h in body),
     ]
+
+
+# A verdict in any wording: "<the act> is/would be [a serious / highly / ...] <judgement>". Listed phrases
+# ("is a serious crime") are only the common ones; this catches "is a grave offence", "would be deeply wrong".
+_JUDGEMENTS = ("illegal unethical immoral unlawful criminal crime felony offense offence dangerous harmful wrong "
+               "violent violence abuse abusive violation inappropriate unsafe prohibited punishable assault murder "
+               "fraud theft cruel cruelty harassment stalking exploitation").split()
+_VERDICT = re.compile(
+    r"\b(?:is|are|would\s+be|could\s+be|can\s+be|will\s+be|constitutes)\s+(?:not\s+only\s+)?"
+    r"(?:[\w'-]+\s+){0,3}?"  # "a serious", "highly", "animal", "a form of"
+    rf"(?:{'|'.join(_JUDGEMENTS)}|not\s+(?:safe|legal|ethical|okay|ok|acceptable|possible|a\s+good\s+idea))\b")
+_JUDGEMENT_WORDS = PhraseSet(_JUDGEMENTS + ["not safe", "not legal", "not ethical", "not okay", "not ok",
+                                            "not acceptable", "not possible", "not a good idea"])
+
+
+def verdict_hits(text: str, hits: list[Hit]) -> list[Hit]:
+    """``hits`` plus a ``condemn`` hit for each verdict in the opening that no listed phrase already covers."""
+    if not _JUDGEMENT_WORDS.hits(text):
+        return hits
+    cut = opening_end(text)
+    low = scan(text).low
+    found = [Hit(m.start(), m.end(), "condemn", 0.7, m.group(0)) for m in _VERDICT.finditer(low, 0, cut)
+             if not any(h.start < m.end() and m.start() < h.end for h in hits)]
+    return sorted(hits + found, key=lambda h: h.start) if found else hits
+
+
+def opens_with_condemn(text: str, hits: list[Hit]) -> bool:
+    """A ``condemn`` hit in the opening: the one case where the prompt's harmfulness is worth computing."""
+    first = next((h.start for h in hits if h.kind == "condemn"), None)
+    return first is not None and first < opening_end(text)

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from aligntax.detect.keyword_rule import TurnScores, keyword_scores
-from aligntax.detect.lexicon import FEATURE_NAMES, Hit, find_hits, lexicon_features, prompt_cue_hits
+from aligntax.detect.lexicon import (FEATURE_NAMES, Hit, find_hits, lexicon_features, opens_with_condemn, prompt_cue_hits,
+                                    verdict_hits)
 from aligntax.detect.textscan import scan
 
 HEADS = ("refusal_any", "partial", "moralizing")
@@ -105,7 +106,7 @@ class Featurized:
 # compliance: skipping the n-gram pass for it is most of the speed on real SFT data. The
 # benchmark (--gate-check) counts the held-out decisions this changes (2 of 2,506 at the last training, both
 # real refusals without any refusal wording).
-SIGNAL_KINDS = frozenset({"refuse", "apology", "policy", "deflect", "disclaimer", "sympathy"})
+SIGNAL_KINDS = frozenset({"refuse", "apology", "policy", "deflect", "disclaimer", "sympathy", "condemn"})
 GATE_MIN_CHARS = 500
 PROMPT_CHARS = 600  # role-play cues ("You are a pirate...", "act as") sit at the start of a prompt
 
@@ -130,7 +131,7 @@ class Featurizer:
         all_hits: list[list[Hit]] = []
         keyword: list[TurnScores] = []
         for i, text in enumerate(texts):
-            hits = find_hits(text)
+            hits = verdict_hits(text, find_hits(text))
             low = scan(text).low  # cached by find_hits' pass
             if gate and not hits and no_signal(text, hits):
                 # no lexicon hit at all: every score is 0 whatever the dense features say (the gate
@@ -140,8 +141,10 @@ class Featurizer:
                 skipped[i] = True
                 offsets.append(len(ids))
                 continue
-            prompt_hits = prompt_cue_hits(prompts[i], PROMPT_CHARS) if prompts and prompts[i] else None
-            feats = lexicon_features(text, hits, prompt_hits)
+            prompt = prompts[i] if prompts else ""
+            prompt_hits = prompt_cue_hits(prompt, PROMPT_CHARS) if prompt else None
+            harm = prompt_harm(prompt) if prompt and opens_with_condemn(text, hits) else 0.0
+            feats = lexicon_features(text, hits, prompt_hits, harm)
             kw = keyword_scores(text, hits, feats)
             dense[i] = feats + [kw.refusal_any, float(kw.refusal_any >= 0.5), kw.partial]
             keyword.append(kw)
@@ -154,6 +157,13 @@ class Featurizer:
             offsets.append(len(ids))
         return Featurized(np.asarray(ids, dtype=np.int64), np.asarray(offsets, dtype=np.int64), dense, all_hits,
                           keyword, skipped)
+
+
+def prompt_harm(prompt: str) -> float:
+    """P(harmful request) from the shipped ``harmful_prompt`` model (imported on first use)."""
+    from aligntax.detect.harmful_prompt import load_model
+
+    return float(load_model().score([prompt])[0])
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
