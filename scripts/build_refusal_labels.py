@@ -35,7 +35,8 @@ LABELS_ALLOWED = frozenset({"compliance", "refusal", "partial_refusal"})
 # Writers added after the detector was last tuned: never trained on, never looked at while tuning, so the
 # benchmark's group (e) stays an untouched estimate for model styles nobody trained for. F and G were fresh for
 # one round and measured (e: 0.97; Zephyr 0.83, GPT-3.5 0.90) before their errors were used for tuning; so
-# were H and I (e with D, E: 0.98; Mistral-7B-instruct-v0.1 0.85, Zephyr 0.90, Gemini-1.0 0.92).
+# were H and I (e with D, E: 0.98; Mistral-7B-instruct-v0.1 0.85, Zephyr 0.90, Gemini-1.0 0.92), L (0.93) and
+# M and N (0.93 and 0.88; Mistral-7B-instruct-v0.1 with/without its guardrail prompt, Zephyr-7b-beta lowest).
 FRESH_WRITERS = frozenset({"D", "E", "J", "K"})
 
 
