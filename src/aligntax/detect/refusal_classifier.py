@@ -102,12 +102,13 @@ class Featurized:
     skipped: np.ndarray | None = None  # rows the n-gram model was not run on (see ``no_signal``)
 
 
-# A long response with no refusal-ish lexicon hit anywhere, that does not end in a question, is
-# compliance: skipping the n-gram pass for it is most of the speed on real SFT data. The
-# benchmark (--gate-check) counts the held-out decisions this changes (2 of 2,506 at the last training, both
-# real refusals without any refusal wording).
+# A response of 300+ characters with no refusal-ish lexicon hit anywhere, that does not end in a question, is
+# compliance: skipping the n-gram pass for it is most of the speed on real SFT data (85 % of the benchmark's
+# ~1 KB answers; at 500 characters 59 %, and 15 % more instructions per conversation). The benchmark
+# (--gate-check) counts the held-out decisions this changes: 4 of 3,185 at 300 as at 500 (2 of them real
+# refusals without any refusal wording, which the ungated model got right).
 SIGNAL_KINDS = frozenset({"refuse", "apology", "policy", "deflect", "disclaimer", "sympathy", "condemn"})
-GATE_MIN_CHARS = 500
+GATE_MIN_CHARS = 300
 PROMPT_CHARS = 600  # role-play cues ("You are a pirate...", "act as") sit at the start of a prompt
 
 
