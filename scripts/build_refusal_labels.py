@@ -36,8 +36,9 @@ LABELS_ALLOWED = frozenset({"compliance", "refusal", "partial_refusal"})
 # benchmark's group (e) stays an untouched estimate for model styles nobody trained for. F and G were fresh for
 # one round and measured (e: 0.97; Zephyr 0.83, GPT-3.5 0.90) before their errors were used for tuning; so
 # were H and I (e with D, E: 0.98; Mistral-7B-instruct-v0.1 0.85, Zephyr 0.90, Gemini-1.0 0.92), L (0.93) and
-# M and N (0.93 and 0.88; Mistral-7B-instruct-v0.1 with/without its guardrail prompt, Zephyr-7b-beta lowest).
-FRESH_WRITERS = frozenset({"D", "E", "J", "K"})
+# M and N (0.93 and 0.88; Mistral-7B-instruct-v0.1 with/without its guardrail prompt, Zephyr-7b-beta lowest), and P
+# (0.96; every model >= 0.91). O is fresh (0.98 on arrival; Zephyr-7b-beta 0.90).
+FRESH_WRITERS = frozenset({"D", "E", "J", "K", "O"})
 
 
 def _prompt_bucket(prompt: str) -> str:
