@@ -205,6 +205,9 @@ def lexicon_features(text: str, hits: list[Hit], prompt_hits: list[Hit] | None =
     comply_after = first_refuse is not None and any(h.kind == "comply" and h.start > first_refuse for h in hits)
     body_chars = max(0, n - cut)
     moralize_body = sum(h.weight for h in body if h.kind == "moralize")
+    condemn = o.get("condemn", 0.0)
+    verdict = condemn * prompt_harm
+    answers_anyway = "comply" in o or "comply" in b  # every comply phrase has a positive weight
     return [
         open_refuse,
         apology,
@@ -230,15 +233,15 @@ def lexicon_features(text: str, hits: list[Hit], prompt_hits: list[Hit] | None =
         float(text.rstrip().endswith("?")),
         max((h.weight for h in prompt_hits or () if h.kind == "roleplay_cue"), default=0.0),
         float(n < 40),
-        o.get("condemn", 0.0),
+        condemn,
         o.get("moralize", 0.0),
         # "X is a serious crime..." answering "how do I X?" is a refusal in the model's own words; answering
         # "what is the penalty for X?" it is the answer: the verdict counts with the request's harmfulness
-        o.get("condemn", 0.0) * prompt_harm,
+        verdict,
         # ...unless it goes on to answer anyway ("That said, here is how..."): the verdict alone is the reply
-        o.get("condemn", 0.0) * prompt_harm * (not any(h.kind == "comply" for h in hits)),
+        verdict * (not answers_anyway),
         # ...or what follows only steers elsewhere ("here are some more constructive steps"): alternatives only
-        o.get("condemn", 0.0) * prompt_harm * any(h.kind == "redirect" for h in body),
+        verdict * ("redirect" in b),
     ]
 
 

@@ -17,11 +17,7 @@ import re
 from typing import Sequence
 
 from aligntax.detect.keyword_gate import AnchoredPattern
-
-try:
-    import hyperscan
-except ImportError:  # no wheel for this platform
-    hyperscan = None
+from aligntax.detect.textscan import hyperscan  # None where no wheel exists for this platform
 
 _PY_SPACE_EXTRA = r"\x1c-\x1f"  # in Python's \s for str patterns, not in PCRE's
 
